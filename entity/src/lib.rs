@@ -1,0 +1,16 @@
+//! SeaORM entities: the shape of each table, nothing more.
+//!
+//! Amounts are integer minor units (hundredths of a point) and times are UTC. Rules live in the
+//! service's `domain` module and queries in its `store` module; these types never cross the HTTP
+//! boundary.
+
+pub mod account;
+pub mod audit_event;
+pub mod hold;
+pub mod idempotency_key;
+pub mod journal_entry;
+pub mod ledger_head;
+pub mod level;
+pub mod posting;
+pub mod refresh_token;
+pub mod user;

@@ -1,0 +1,221 @@
+//! The HTTP API: router, shared state, middleware and the OpenAPI description.
+//!
+//! Every handler carries `#[utoipa::path]` and is registered through `routes!`, so the committed
+//! openapi.yaml cannot drift from the code (a test compares them). Each operation states the roles
+//! that may call it in `x-roles`; the `Caller<R>` extractor enforces the same set.
+
+pub mod accounts;
+pub mod auth;
+pub mod entries;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod holds;
+pub mod levels;
+pub mod metrics;
+pub mod users;
+pub mod views;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{Request, StatusCode};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenKeys;
+use crate::domain::people::{Role, within};
+use crate::store::{Begun, IdempotencyKey, Store, UnitOfWork, levels as level_store};
+use error::{ApiError, ApiResult};
+use extract::{Allowed, Caller, WriteRequest};
+
+/// Largest request body accepted: enough for 1,000 hour rows or 10,000 signals, not for abuse.
+pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Default and largest page sizes of every list.
+pub const PAGE_LIMIT_DEFAULT: u64 = 50;
+pub const PAGE_LIMIT_MAX: u64 = 500;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<TokenKeys>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Level paths by id. A level never moves, so an entry never goes stale.
+    level_paths: Arc<RwLock<HashMap<i64, String>>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, tokens: TokenKeys) -> Self {
+        Self {
+            store,
+            tokens: Arc::new(tokens),
+            metrics: Arc::new(metrics::Metrics::default()),
+            level_paths: Arc::default(),
+        }
+    }
+
+    /// Starts the unit of work of a write, or short-circuits with the stored answer of a retry.
+    pub async fn begin(&self, caller_id: i64, write: &WriteRequest, body: &impl Serialize) -> ApiResult<UnitOfWork> {
+        let key = write.idempotency_key.as_ref().map(|key| IdempotencyKey {
+            caller_id,
+            key: key.clone(),
+            request_hash: request_fingerprint(&write.path, body),
+        });
+        match self.store.begin(Some(caller_id), write.request_id.clone(), key).await? {
+            Begun::Fresh(work) => Ok(work),
+            Begun::Replayed(replay) => Err(ApiError::Replayed(replay)),
+        }
+    }
+
+    /// Starts the unit of work of a write that takes no `Idempotency-Key` (sign-in, sign-out).
+    pub async fn begin_plain(&self, actor_id: Option<i64>, request_id: Option<String>) -> ApiResult<UnitOfWork> {
+        match self.store.begin(actor_id, request_id, None).await? {
+            Begun::Fresh(work) => Ok(work),
+            Begun::Replayed(replay) => Err(ApiError::Replayed(replay)),
+        }
+    }
+
+    /// The path of a level, or `None` when there is no such level.
+    pub async fn level_path(&self, level_id: i64) -> ApiResult<Option<String>> {
+        if let Some(path) = self.level_paths.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&level_id) {
+            return Ok(Some(path.clone()));
+        }
+        let path = level_store::path_of(self.store.reader(), level_id).await?;
+        if let Some(path) = &path {
+            self.level_paths.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(level_id, path.clone());
+        }
+        Ok(path)
+    }
+
+    /// The subtree a caller may act on: `None` for the whole tree (admins, auditors), the path of
+    /// their level for organizers. Riders have no subtree.
+    pub async fn scope_root<R: Allowed>(&self, caller: &Caller<R>) -> ApiResult<Option<String>> {
+        match caller.role {
+            Role::Admin | Role::Auditor => Ok(None),
+            Role::Organizer => {
+                let level_id = caller.level_id.ok_or_else(ApiError::forbidden)?;
+                Ok(Some(self.level_path(level_id).await?.ok_or_else(ApiError::forbidden)?))
+            }
+            Role::Rider => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// Refuses unless the level exists and lies in the caller's subtree. Callers limited to a
+    /// subtree get the same 403 for a level elsewhere and for no level at all, so a refusal does
+    /// not reveal what exists outside their part of the tree.
+    pub async fn require_level<R: Allowed>(&self, caller: &Caller<R>, level_id: i64) -> ApiResult<String> {
+        let root = self.scope_root(caller).await?;
+        let path = self.level_path(level_id).await?;
+        match (root, path) {
+            (None, Some(path)) => Ok(path),
+            (None, None) => Err(ApiError::NotFound(format!("no level {level_id}"))),
+            (Some(root), Some(path)) if within(&root, &path) => Ok(path),
+            (Some(_), _) => Err(ApiError::forbidden()),
+        }
+    }
+}
+
+/// A fingerprint of a request: its path and its canonical JSON body.
+fn request_fingerprint(path: &str, body: &impl Serialize) -> String {
+    let body = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(Sha256::new().chain_update(path.as_bytes()).chain_update([0]).chain_update(body).finalize())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Union points and membership ledger",
+        description = "A double-entry points ledger for gig-worker unions: levels, people, budgets, \
+                       points accounts, holds and statements. Amounts are decimal strings with two places; \
+                       times are RFC 3339 UTC. Errors are RFC 9457 problem+json. Each operation lists the \
+                       roles that may call it in `x-roles`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&BearerSecurity),
+    components(schemas(error::Problem, error::ProblemField)),
+    tags(
+        (name = "health", description = "Liveness, readiness and metrics"),
+        (name = "auth", description = "Sign-in, token refresh and rider registration"),
+        (name = "levels", description = "The union's tree: city → district → street → community"),
+        (name = "users", description = "Staff and riders"),
+        (name = "ledger", description = "Accounts, entries, budgets, holds, statements and verification"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::register))
+        .routes(routes!(levels::create_level, levels::list_levels))
+        .routes(routes!(levels::get_level, levels::rename_level))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::me))
+        .routes(routes!(accounts::my_statement))
+        .routes(routes!(accounts::get_account))
+        .routes(routes!(accounts::balance_at))
+        .routes(routes!(accounts::statement))
+        .routes(routes!(entries::fund_budget))
+        .routes(routes!(entries::allocate_budget))
+        .routes(routes!(entries::post_entry))
+        .routes(routes!(entries::get_entry))
+        .routes(routes!(entries::reverse_entry))
+        .routes(routes!(entries::verify))
+        .routes(routes!(holds::create_hold))
+        .routes(routes!(holds::get_hold))
+        .routes(routes!(holds::post_hold))
+        .routes(routes!(holds::void_hold))
+}
+
+/// The OpenAPI description, as committed in openapi.yaml.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let (api, openapi) = api_router().split_for_parts();
+    let metrics_state = state.metrics.clone();
+    api.route("/metrics", axum::routing::get(health::metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state)
+        .layer(axum::middleware::map_response(error::problemify))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(metrics_state, metrics::track))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or("-");
+            let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), route, request_id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

@@ -1,0 +1,748 @@
+//! Accounts, journal entries, holds, statements and verification.
+//!
+//! The write path of every posting: lock the accounts involved (in id order, so two writers never
+//! wait on each other in a cycle), expire their due holds, apply the domain's rules to the locked
+//! states in memory, write the new totals, then append the entry to the hash chain under the chain
+//! head's lock. Everything runs in the caller's transaction, so several requests can later share
+//! one transaction (group commit) while each keeps its own result.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{Context, Page, StoreError, StoreResult, UnitOfWork};
+use crate::domain::ledger::{
+    AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, GENESIS_HASH,
+    HoldStatus, PlannedPosting, PostingDraft, StoredPosting, Transfer, Verifier, entry_hash, ledger_time,
+    reversal_postings, transfers_to_postings,
+};
+use crate::domain::points::Points;
+use entity::{account, hold, journal_entry, ledger_head, posting};
+
+/// Entries read per round trip while verifying.
+const VERIFY_ENTRIES_PER_BATCH: u64 = 2_000;
+/// Due holds expired per sweep.
+const EXPIRY_HOLDS_PER_SWEEP: u64 = 500;
+
+#[derive(Clone, Debug)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub level_id: i64,
+    pub user_id: Option<i64>,
+    pub no_overdraft: bool,
+    pub balances: Balances,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PostingRecord {
+    pub account_id: AccountId,
+    pub amount: Points,
+    pub balance_after: Points,
+}
+
+#[derive(Clone, Debug)]
+pub struct EntryRecord {
+    pub id: EntryId,
+    pub kind: EntryKind,
+    pub reason: String,
+    pub reference_type: Option<String>,
+    pub reference_id: Option<String>,
+    pub actor_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub reverses_entry_id: Option<EntryId>,
+    pub reversed_by_entry_id: Option<EntryId>,
+    pub hash: String,
+    pub prev_hash: String,
+    pub postings: Vec<PostingRecord>,
+}
+
+/// What an entry is about, such as ("level", "4") or ("redemption", "17").
+#[derive(Clone, Debug, Default)]
+pub struct Reference {
+    pub reference_type: Option<String>,
+    pub reference_id: Option<String>,
+}
+
+impl Reference {
+    pub fn to(reference_type: &str, reference_id: impl ToString) -> Self {
+        Self { reference_type: Some(reference_type.to_owned()), reference_id: Some(reference_id.to_string()) }
+    }
+}
+
+/// An entry to post: what, why, about what, and its postings.
+#[derive(Clone, Debug)]
+pub struct EntryDraft {
+    pub kind: EntryKind,
+    pub reason: String,
+    pub reference: Reference,
+    pub postings: Vec<PostingDraft>,
+    pub reverses_entry_id: Option<EntryId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HoldRecord {
+    pub id: i64,
+    pub from_account_id: AccountId,
+    pub to_account_id: AccountId,
+    pub amount: Points,
+    pub kind: EntryKind,
+    /// Effective status: a pending hold past its expiry reads as expired even before the sweeper runs.
+    pub status: HoldStatus,
+    pub reason: String,
+    pub reference: Reference,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub posted_entry_id: Option<EntryId>,
+    pub posted_amount: Option<Points>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatementLine {
+    pub posting_id: i64,
+    pub entry_id: EntryId,
+    pub created_at: DateTime<Utc>,
+    pub kind: EntryKind,
+    pub reason: String,
+    pub reference: Reference,
+    pub amount: Points,
+    pub balance_after: Points,
+}
+
+#[derive(Clone, Debug)]
+pub struct VerifyReport {
+    pub entries_checked: u64,
+    pub accounts_checked: u64,
+    pub discrepancy: Option<Discrepancy>,
+}
+
+/// Writes the chain's genesis row if it is missing (concurrent starts are harmless).
+pub async fn ensure_genesis(connection: &DatabaseConnection) -> StoreResult<()> {
+    let genesis = ledger_head::ActiveModel {
+        id: Set(1),
+        last_entry_id: Set(0),
+        last_hash: Set(GENESIS_HASH.to_owned()),
+        last_at: Set(DateTime::UNIX_EPOCH),
+    };
+    ledger_head::Entity::insert(genesis)
+        .on_conflict_do_nothing_on([ledger_head::Column::Id])
+        .exec_without_returning(connection)
+        .await?;
+    Ok(())
+}
+
+pub async fn create_account(
+    connection: &impl ConnectionTrait,
+    context: &Context,
+    kind: AccountKind,
+    level_id: i64,
+    user_id: Option<i64>,
+) -> StoreResult<AccountId> {
+    let created = account::Entity::insert(account::ActiveModel {
+        kind: Set(kind.as_str().to_owned()),
+        level_id: Set(level_id),
+        user_id: Set(user_id),
+        no_overdraft: Set(kind.no_overdraft()),
+        debits_posted: Set(0),
+        credits_posted: Set(0),
+        debits_pending: Set(0),
+        credits_pending: Set(0),
+        created_at: Set(context.now),
+        ..Default::default()
+    })
+    .exec(connection)
+    .await?;
+    Ok(created.last_insert_id)
+}
+
+fn account_record(model: account::Model) -> AccountRecord {
+    AccountRecord {
+        id: model.id,
+        kind: AccountKind::parse(&model.kind).unwrap_or(AccountKind::Rider),
+        level_id: model.level_id,
+        user_id: model.user_id,
+        no_overdraft: model.no_overdraft,
+        balances: balances(&model),
+        created_at: model.created_at,
+    }
+}
+
+fn balances(model: &account::Model) -> Balances {
+    Balances {
+        debits_posted: Points::from_minor(model.debits_posted),
+        credits_posted: Points::from_minor(model.credits_posted),
+        debits_pending: Points::from_minor(model.debits_pending),
+        credits_pending: Points::from_minor(model.credits_pending),
+    }
+}
+
+/// An account with its balances as they stand now: holds past their expiry no longer count.
+pub async fn account(connection: &impl ConnectionTrait, account_id: AccountId, now: DateTime<Utc>) -> StoreResult<AccountRecord> {
+    let model = account::Entity::find_by_id(account_id).one(connection).await?.ok_or(StoreError::NotFound("account"))?;
+    let mut record = account_record(model);
+    let due = due_holds(connection, &[account_id], now).await?;
+    for due_hold in due {
+        let amount = Points::from_minor(due_hold.amount);
+        if due_hold.from_account_id == account_id {
+            record.balances.debits_pending = record.balances.debits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
+        }
+        if due_hold.to_account_id == account_id {
+            record.balances.credits_pending = record.balances.credits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
+        }
+    }
+    Ok(record)
+}
+
+/// The account of a rider, of a level's budget, or of a city's issuance, redemption or breakage.
+pub async fn account_id_of(
+    connection: &impl ConnectionTrait,
+    kind: AccountKind,
+    level_id: Option<i64>,
+    user_id: Option<i64>,
+) -> StoreResult<AccountId> {
+    let mut query = account::Entity::find().select_only().column(account::Column::Id).filter(account::Column::Kind.eq(kind.as_str()));
+    if let Some(level_id) = level_id {
+        query = query.filter(account::Column::LevelId.eq(level_id));
+    }
+    if let Some(user_id) = user_id {
+        query = query.filter(account::Column::UserId.eq(user_id));
+    }
+    query.into_tuple::<i64>().one(connection).await?.ok_or(StoreError::NotFound("account"))
+}
+
+/// Pending holds on these accounts whose expiry has passed.
+async fn due_holds(connection: &impl ConnectionTrait, account_ids: &[AccountId], now: DateTime<Utc>) -> StoreResult<Vec<hold::Model>> {
+    Ok(hold::Entity::find()
+        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .filter(hold::Column::ExpiresAt.lte(now))
+        .filter(
+            hold::Column::FromAccountId
+                .is_in(account_ids.iter().copied())
+                .or(hold::Column::ToAccountId.is_in(account_ids.iter().copied())),
+        )
+        .all(connection)
+        .await?)
+}
+
+/// Locks the accounts (in id order), expires their due holds, and returns their states.
+async fn lock_book(connection: &impl ConnectionTrait, account_ids: &BTreeSet<AccountId>, now: DateTime<Utc>) -> StoreResult<Book> {
+    let ids: Vec<AccountId> = account_ids.iter().copied().collect();
+    let due = due_holds(connection, &ids, now).await?;
+    // A due hold also touches its other account: lock that too, still in one ordered sweep.
+    let mut lock_ids = account_ids.clone();
+    lock_ids.extend(due.iter().flat_map(|due_hold| [due_hold.from_account_id, due_hold.to_account_id]));
+    let rows = account::Entity::find()
+        .filter(account::Column::Id.is_in(lock_ids.iter().copied()))
+        .order_by_asc(account::Column::Id)
+        .lock_exclusive()
+        .all(connection)
+        .await?;
+    if let Some(missing) = account_ids.iter().find(|id| !rows.iter().any(|row| row.id == **id)) {
+        return Err(crate::domain::ledger::LedgerError::UnknownAccount(*missing).into());
+    }
+    let mut book = Book::new(
+        rows.iter().map(|row| AccountState { id: row.id, no_overdraft: row.no_overdraft, balances: balances(row) }),
+    );
+    for due_hold in due {
+        if resolve_hold(connection, due_hold.id, HoldStatus::Expired, now, None, None).await? {
+            book.release(due_hold.from_account_id, due_hold.to_account_id, Points::from_minor(due_hold.amount))?;
+        }
+    }
+    Ok(book)
+}
+
+/// Moves a hold out of `pending`; false when another writer got there first.
+async fn resolve_hold(
+    connection: &impl ConnectionTrait,
+    hold_id: i64,
+    status: HoldStatus,
+    now: DateTime<Utc>,
+    posted_entry_id: Option<EntryId>,
+    posted_amount: Option<Points>,
+) -> StoreResult<bool> {
+    let result = hold::Entity::update_many()
+        .col_expr(hold::Column::Status, Expr::value(status.as_str()))
+        .col_expr(hold::Column::ResolvedAt, Expr::value(now))
+        .col_expr(hold::Column::PostedEntryId, Expr::value(posted_entry_id))
+        .col_expr(hold::Column::PostedAmount, Expr::value(posted_amount.map(Points::minor)))
+        .filter(hold::Column::Id.eq(hold_id))
+        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .exec(connection)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> StoreResult<()> {
+    for state in book.changed() {
+        let balances = state.balances;
+        account::Entity::update_many()
+            .col_expr(account::Column::DebitsPosted, Expr::value(balances.debits_posted.minor()))
+            .col_expr(account::Column::CreditsPosted, Expr::value(balances.credits_posted.minor()))
+            .col_expr(account::Column::DebitsPending, Expr::value(balances.debits_pending.minor()))
+            .col_expr(account::Column::CreditsPending, Expr::value(balances.credits_pending.minor()))
+            .filter(account::Column::Id.eq(state.id))
+            .exec(connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends an applied entry to the hash chain: the chain head is locked last, and only for this.
+async fn append_entry(
+    connection: &impl ConnectionTrait,
+    context: &Context,
+    draft: &EntryDraft,
+    planned: &[PlannedPosting],
+) -> StoreResult<EntryRecord> {
+    let head = ledger_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(connection)
+        .await?
+        .ok_or(StoreError::NotFound("ledger head"))?;
+    let id = head.last_entry_id + 1;
+    // Entry times never run backwards along the chain, so time order is chain order.
+    let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
+    let posting_pairs: Vec<(AccountId, i64)> = planned.iter().map(|posting| (posting.account_id, posting.amount.minor())).collect();
+    let content = EntryContent {
+        id,
+        kind: draft.kind.as_str(),
+        reason: &draft.reason,
+        reference_type: draft.reference.reference_type.as_deref(),
+        reference_id: draft.reference.reference_id.as_deref(),
+        actor_id: context.actor_id,
+        created_at,
+        reverses_entry_id: draft.reverses_entry_id,
+        postings: &posting_pairs,
+    };
+    let hash = entry_hash(&head.last_hash, &content);
+    journal_entry::Entity::insert(journal_entry::ActiveModel {
+        id: Set(id),
+        kind: Set(draft.kind.as_str().to_owned()),
+        reason: Set(draft.reason.clone()),
+        reference_type: Set(draft.reference.reference_type.clone()),
+        reference_id: Set(draft.reference.reference_id.clone()),
+        actor_id: Set(context.actor_id),
+        created_at: Set(created_at),
+        reverses_entry_id: Set(draft.reverses_entry_id),
+        prev_hash: Set(head.last_hash.clone()),
+        hash: Set(hash.clone()),
+    })
+    .exec_without_returning(connection)
+    .await
+    .map_err(|error| match draft.reverses_entry_id {
+        Some(entry_id) if StoreError::is_unique_violation(&error) => {
+            StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
+        }
+        _ => error.into(),
+    })?;
+    posting::Entity::insert_many(planned.iter().map(|posting| posting::ActiveModel {
+        entry_id: Set(id),
+        account_id: Set(posting.account_id),
+        amount: Set(posting.amount.minor()),
+        balance_after: Set(posting.balance_after.minor()),
+        created_at: Set(created_at),
+        ..Default::default()
+    }))
+    .exec_without_returning(connection)
+    .await?;
+    ledger_head::Entity::update_many()
+        .col_expr(ledger_head::Column::LastEntryId, Expr::value(id))
+        .col_expr(ledger_head::Column::LastHash, Expr::value(hash.clone()))
+        .col_expr(ledger_head::Column::LastAt, Expr::value(created_at))
+        .filter(ledger_head::Column::Id.eq(1))
+        .exec(connection)
+        .await?;
+    Ok(EntryRecord {
+        id,
+        kind: draft.kind,
+        reason: draft.reason.clone(),
+        reference_type: draft.reference.reference_type.clone(),
+        reference_id: draft.reference.reference_id.clone(),
+        actor_id: context.actor_id,
+        created_at,
+        reverses_entry_id: draft.reverses_entry_id,
+        reversed_by_entry_id: None,
+        hash,
+        prev_hash: head.last_hash,
+        postings: planned
+            .iter()
+            .map(|posting| PostingRecord { account_id: posting.account_id, amount: posting.amount, balance_after: posting.balance_after })
+            .collect(),
+    })
+}
+
+/// Posts an entry: the heart of every award, redemption, transfer and reversal.
+pub async fn post_entry(work: &UnitOfWork, draft: EntryDraft) -> StoreResult<EntryRecord> {
+    let account_ids: BTreeSet<AccountId> = draft.postings.iter().map(|posting| posting.account_id).collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    let planned = book.post(&draft.postings)?;
+    write_balances(work.txn(), &book).await?;
+    append_entry(work.txn(), &work.context, &draft, &planned).await
+}
+
+/// Posts transfers as one entry.
+pub async fn post_transfers(
+    work: &UnitOfWork,
+    kind: EntryKind,
+    reason: String,
+    reference: Reference,
+    transfers: &[Transfer],
+) -> StoreResult<EntryRecord> {
+    post_entry(work, EntryDraft { kind, reason, reference, postings: transfers_to_postings(transfers), reverses_entry_id: None }).await
+}
+
+/// Posts the exact opposite of an entry, once.
+pub async fn reverse_entry(work: &UnitOfWork, entry_id: EntryId, reason: String) -> StoreResult<EntryRecord> {
+    let original = entry(work.txn(), entry_id).await?;
+    if let Some(reversal_entry_id) = original.reversed_by_entry_id {
+        return Err(StoreError::AlreadyReversed { entry_id, reversal_entry_id });
+    }
+    if original.kind == EntryKind::Reversal {
+        return Err(StoreError::Conflict(format!(
+            "entry {entry_id} is itself a reversal; post a new entry to correct it"
+        )));
+    }
+    let postings: Vec<PostingDraft> =
+        original.postings.iter().map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount }).collect();
+    post_entry(
+        work,
+        EntryDraft {
+            kind: EntryKind::Reversal,
+            reason,
+            reference: Reference::to("entry", entry_id),
+            postings: reversal_postings(&postings),
+            reverses_entry_id: Some(entry_id),
+        },
+    )
+    .await
+}
+
+pub async fn entry(connection: &impl ConnectionTrait, entry_id: EntryId) -> StoreResult<EntryRecord> {
+    let model = journal_entry::Entity::find_by_id(entry_id).one(connection).await?.ok_or(StoreError::NotFound("entry"))?;
+    let postings = posting::Entity::find()
+        .filter(posting::Column::EntryId.eq(entry_id))
+        .order_by_asc(posting::Column::Id)
+        .all(connection)
+        .await?;
+    let reversed_by_entry_id = journal_entry::Entity::find()
+        .select_only()
+        .column(journal_entry::Column::Id)
+        .filter(journal_entry::Column::ReversesEntryId.eq(entry_id))
+        .into_tuple::<i64>()
+        .one(connection)
+        .await?;
+    Ok(EntryRecord {
+        id: model.id,
+        kind: EntryKind::parse(&model.kind).unwrap_or(EntryKind::Adjustment),
+        reason: model.reason,
+        reference_type: model.reference_type,
+        reference_id: model.reference_id,
+        actor_id: model.actor_id,
+        created_at: model.created_at,
+        reverses_entry_id: model.reverses_entry_id,
+        reversed_by_entry_id,
+        hash: model.hash,
+        prev_hash: model.prev_hash,
+        postings: postings
+            .into_iter()
+            .map(|posting| PostingRecord {
+                account_id: posting.account_id,
+                amount: Points::from_minor(posting.amount),
+                balance_after: Points::from_minor(posting.balance_after),
+            })
+            .collect(),
+    })
+}
+
+/// Creates a pending transfer.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_hold(
+    work: &UnitOfWork,
+    transfer: Transfer,
+    kind: EntryKind,
+    reason: String,
+    reference: Reference,
+    expires_at: Option<DateTime<Utc>>,
+) -> StoreResult<HoldRecord> {
+    let account_ids: BTreeSet<AccountId> = [transfer.from, transfer.to].into_iter().collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    book.hold(transfer.from, transfer.to, transfer.amount)?;
+    write_balances(work.txn(), &book).await?;
+    let model = hold::ActiveModel {
+        from_account_id: Set(transfer.from),
+        to_account_id: Set(transfer.to),
+        amount: Set(transfer.amount.minor()),
+        kind: Set(kind.as_str().to_owned()),
+        status: Set(HoldStatus::Pending.as_str().to_owned()),
+        reason: Set(reason),
+        reference_type: Set(reference.reference_type),
+        reference_id: Set(reference.reference_id),
+        actor_id: Set(work.context.actor_id),
+        created_at: Set(ledger_time(work.now())),
+        expires_at: Set(expires_at.map(ledger_time)),
+        resolved_at: Set(None),
+        posted_entry_id: Set(None),
+        posted_amount: Set(None),
+        ..Default::default()
+    };
+    let inserted = hold::Entity::insert(model).exec(work.txn()).await?;
+    hold_by_id(work.txn(), inserted.last_insert_id, work.now()).await
+}
+
+pub async fn hold_by_id(connection: &impl ConnectionTrait, hold_id: i64, now: DateTime<Utc>) -> StoreResult<HoldRecord> {
+    let model = hold::Entity::find_by_id(hold_id).one(connection).await?.ok_or(StoreError::NotFound("hold"))?;
+    Ok(hold_record(model, now))
+}
+
+fn hold_record(model: hold::Model, now: DateTime<Utc>) -> HoldRecord {
+    let mut status = HoldStatus::parse(&model.status).unwrap_or(HoldStatus::Pending);
+    if status == HoldStatus::Pending && model.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        status = HoldStatus::Expired;
+    }
+    HoldRecord {
+        id: model.id,
+        from_account_id: model.from_account_id,
+        to_account_id: model.to_account_id,
+        amount: Points::from_minor(model.amount),
+        kind: EntryKind::parse(&model.kind).unwrap_or(EntryKind::Adjustment),
+        status,
+        reason: model.reason,
+        reference: Reference { reference_type: model.reference_type, reference_id: model.reference_id },
+        created_at: model.created_at,
+        expires_at: model.expires_at,
+        resolved_at: model.resolved_at,
+        posted_entry_id: model.posted_entry_id,
+        posted_amount: model.posted_amount.map(Points::from_minor),
+    }
+}
+
+/// Posts a pending hold (all of it, or a smaller amount; the rest is released).
+pub async fn post_hold(work: &UnitOfWork, hold_id: i64, amount: Option<Points>, reason: Option<String>) -> StoreResult<(HoldRecord, EntryRecord)> {
+    let current = hold_by_id(work.txn(), hold_id, work.now()).await?;
+    let account_ids: BTreeSet<AccountId> = [current.from_account_id, current.to_account_id].into_iter().collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    // Re-read under the accounts' locks: the hold may have been resolved meanwhile.
+    let current = hold_by_id(work.txn(), hold_id, work.now()).await?;
+    if current.status != HoldStatus::Pending {
+        return Err(StoreError::HoldNotPending { hold_id, status: current.status.as_str().to_owned() });
+    }
+    let amount = amount.unwrap_or(current.amount);
+    let planned = book.post_hold(current.from_account_id, current.to_account_id, current.amount, amount)?;
+    write_balances(work.txn(), &book).await?;
+    let reference = if current.reference.reference_type.is_some() { current.reference.clone() } else { Reference::to("hold", hold_id) };
+    let draft = EntryDraft {
+        kind: current.kind,
+        reason: reason.unwrap_or_else(|| current.reason.clone()),
+        reference,
+        postings: planned.iter().map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount }).collect(),
+        reverses_entry_id: None,
+    };
+    let entry = append_entry(work.txn(), &work.context, &draft, &planned).await?;
+    let resolved = resolve_hold(work.txn(), hold_id, HoldStatus::Posted, work.now(), Some(entry.id), Some(amount)).await?;
+    assert!(resolved, "a hold checked pending under its accounts' locks resolves");
+    Ok((hold_by_id(work.txn(), hold_id, work.now()).await?, entry))
+}
+
+/// Voids a pending hold: what it kept back is available again.
+pub async fn void_hold(work: &UnitOfWork, hold_id: i64) -> StoreResult<HoldRecord> {
+    let current = hold_by_id(work.txn(), hold_id, work.now()).await?;
+    let account_ids: BTreeSet<AccountId> = [current.from_account_id, current.to_account_id].into_iter().collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    let current = hold_by_id(work.txn(), hold_id, work.now()).await?;
+    if current.status != HoldStatus::Pending {
+        return Err(StoreError::HoldNotPending { hold_id, status: current.status.as_str().to_owned() });
+    }
+    book.release(current.from_account_id, current.to_account_id, current.amount)?;
+    write_balances(work.txn(), &book).await?;
+    resolve_hold(work.txn(), hold_id, HoldStatus::Voided, work.now(), None, None).await?;
+    hold_by_id(work.txn(), hold_id, work.now()).await
+}
+
+/// Expires a batch of due holds; returns how many. Run by the background sweeper.
+pub async fn expire_due_holds(work: &UnitOfWork) -> StoreResult<u64> {
+    let due: Vec<(i64, i64)> = hold::Entity::find()
+        .select_only()
+        .column(hold::Column::FromAccountId)
+        .column(hold::Column::ToAccountId)
+        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .filter(hold::Column::ExpiresAt.lte(work.now()))
+        .limit(EXPIRY_HOLDS_PER_SWEEP)
+        .into_tuple()
+        .all(work.txn())
+        .await?;
+    let account_ids: BTreeSet<AccountId> = due.iter().flat_map(|(from, to)| [*from, *to]).collect();
+    if account_ids.is_empty() {
+        return Ok(0);
+    }
+    let before = due.len() as u64;
+    let book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    write_balances(work.txn(), &book).await?;
+    Ok(before)
+}
+
+/// An account's lines, newest first, `limit` at a time after `cursor` (a posting id).
+pub async fn statement(
+    connection: &impl ConnectionTrait,
+    account_id: AccountId,
+    limit: u64,
+    cursor: Option<i64>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> StoreResult<Page<StatementLine>> {
+    let mut query = posting::Entity::find().filter(posting::Column::AccountId.eq(account_id));
+    if let Some(cursor) = cursor {
+        query = query.filter(posting::Column::Id.lt(cursor));
+    }
+    if let Some(from) = from {
+        query = query.filter(posting::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(posting::Column::CreatedAt.lt(to));
+    }
+    let postings = query.order_by_desc(posting::Column::Id).limit(limit + 1).all(connection).await?;
+    let entry_ids: BTreeSet<i64> = postings.iter().map(|posting| posting.entry_id).collect();
+    let entries: HashMap<i64, journal_entry::Model> = journal_entry::Entity::find()
+        .filter(journal_entry::Column::Id.is_in(entry_ids))
+        .all(connection)
+        .await?
+        .into_iter()
+        .map(|entry| (entry.id, entry))
+        .collect();
+    let lines = postings
+        .into_iter()
+        .filter_map(|posting| {
+            let entry = entries.get(&posting.entry_id)?;
+            Some(StatementLine {
+                posting_id: posting.id,
+                entry_id: posting.entry_id,
+                created_at: posting.created_at,
+                kind: EntryKind::parse(&entry.kind).unwrap_or(EntryKind::Adjustment),
+                reason: entry.reason.clone(),
+                reference: Reference { reference_type: entry.reference_type.clone(), reference_id: entry.reference_id.clone() },
+                amount: Points::from_minor(posting.amount),
+                balance_after: Points::from_minor(posting.balance_after),
+            })
+        })
+        .collect();
+    Ok(Page::from_rows(lines, limit, |line: &StatementLine| line.posting_id))
+}
+
+/// The posted balance at an instant: the running balance of the last posting at or before it.
+pub async fn balance_at(connection: &impl ConnectionTrait, account_id: AccountId, at: DateTime<Utc>) -> StoreResult<Points> {
+    let balance_after: Option<i64> = posting::Entity::find()
+        .select_only()
+        .column(posting::Column::BalanceAfter)
+        .filter(posting::Column::AccountId.eq(account_id))
+        .filter(posting::Column::CreatedAt.lte(at))
+        .order_by_desc(posting::Column::CreatedAt)
+        .order_by_desc(posting::Column::Id)
+        .into_tuple()
+        .one(connection)
+        .await?;
+    Ok(Points::from_minor(balance_after.unwrap_or(0)))
+}
+
+/// Walks the hash chain and recomputes every account's balances from its postings and holds.
+pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyReport> {
+    let mut verifier = Verifier::default();
+    let mut after_id = 0i64;
+    let report = |verifier: &Verifier, accounts_checked, discrepancy| VerifyReport {
+        entries_checked: verifier.entries_checked,
+        accounts_checked,
+        discrepancy,
+    };
+    loop {
+        let entries = journal_entry::Entity::find()
+            .filter(journal_entry::Column::Id.gt(after_id))
+            .order_by_asc(journal_entry::Column::Id)
+            .limit(VERIFY_ENTRIES_PER_BATCH)
+            .all(connection)
+            .await?;
+        let Some(last) = entries.last() else { break };
+        let last_id = last.id;
+        let postings = posting::Entity::find()
+            .filter(posting::Column::EntryId.gt(after_id))
+            .filter(posting::Column::EntryId.lte(last_id))
+            .order_by_asc(posting::Column::EntryId)
+            .order_by_asc(posting::Column::Id)
+            .all(connection)
+            .await?;
+        let mut by_entry: HashMap<i64, Vec<StoredPosting>> = HashMap::new();
+        for posting in &postings {
+            by_entry.entry(posting.entry_id).or_default().push(StoredPosting {
+                account_id: posting.account_id,
+                amount: posting.amount,
+                balance_after: posting.balance_after,
+            });
+        }
+        for entry in &entries {
+            let stored = by_entry.remove(&entry.id).unwrap_or_default();
+            let pairs: Vec<(AccountId, i64)> = stored.iter().map(|posting| (posting.account_id, posting.amount)).collect();
+            let content = EntryContent {
+                id: entry.id,
+                kind: &entry.kind,
+                reason: &entry.reason,
+                reference_type: entry.reference_type.as_deref(),
+                reference_id: entry.reference_id.as_deref(),
+                actor_id: entry.actor_id,
+                created_at: entry.created_at,
+                reverses_entry_id: entry.reverses_entry_id,
+                postings: &pairs,
+            };
+            if let Err(discrepancy) = verifier.entry(&content, &entry.prev_hash, &entry.hash, &stored) {
+                return Ok(report(&verifier, 0, Some(discrepancy)));
+            }
+        }
+        if let Some((&entry_id, _)) = by_entry.iter().next() {
+            let discrepancy = Discrepancy::Entry { entry_id, problem: "postings refer to an entry missing from the chain".into() };
+            return Ok(report(&verifier, 0, Some(discrepancy)));
+        }
+        after_id = last_id;
+    }
+    let head = ledger_head::Entity::find_by_id(1).one(connection).await?.ok_or(StoreError::NotFound("ledger head"))?;
+    if let Err(discrepancy) = verifier.head(head.last_entry_id, &head.last_hash) {
+        return Ok(report(&verifier, 0, Some(discrepancy)));
+    }
+    let pending_out = pending_sums(connection, hold::Column::FromAccountId).await?;
+    let pending_in = pending_sums(connection, hold::Column::ToAccountId).await?;
+    let accounts = account::Entity::find().order_by_asc(account::Column::Id).all(connection).await?;
+    for account in &accounts {
+        let pending = (
+            pending_out.get(&account.id).copied().unwrap_or(0),
+            pending_in.get(&account.id).copied().unwrap_or(0),
+        );
+        if let Err(discrepancy) = verifier.account(account.id, &balances(account), pending) {
+            return Ok(report(&verifier, accounts.len() as u64, Some(discrepancy)));
+        }
+        if account.no_overdraft && balances(account).available().is_negative() {
+            let discrepancy = Discrepancy::Account { account_id: account.id, problem: "it is below zero".into() };
+            return Ok(report(&verifier, accounts.len() as u64, Some(discrepancy)));
+        }
+    }
+    Ok(report(&verifier, accounts.len() as u64, None))
+}
+
+async fn pending_sums(connection: &impl ConnectionTrait, side: hold::Column) -> StoreResult<HashMap<AccountId, i64>> {
+    let rows: Vec<(i64, i64)> = hold::Entity::find()
+        .select_only()
+        .column(side)
+        .column_as(Expr::col(hold::Column::Amount).sum().cast_as("bigint"), "total")
+        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .group_by(side)
+        .into_tuple()
+        .all(connection)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// How many entries the journal holds.
+pub async fn entry_count(connection: &impl ConnectionTrait) -> StoreResult<u64> {
+    Ok(journal_entry::Entity::find().count(connection).await?)
+}

@@ -1,0 +1,132 @@
+//! The union's tree of levels and their accounts.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{StoreError, StoreResult, UnitOfWork, ledger};
+use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::people::{LevelKind, level_path};
+use entity::{account, level};
+
+#[derive(Clone, Debug)]
+pub struct LevelRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: LevelKind,
+    pub parent_id: Option<i64>,
+    pub path: String,
+    pub budget_account_id: Option<AccountId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl LevelRecord {
+    /// The id of the city at the root of this level's tree.
+    pub fn root_id(&self) -> i64 {
+        self.path.split('/').find(|part| !part.is_empty()).and_then(|part| part.parse().ok()).unwrap_or(self.id)
+    }
+}
+
+fn record(model: level::Model, budget_account_id: Option<AccountId>) -> LevelRecord {
+    LevelRecord {
+        id: model.id,
+        name: model.name,
+        kind: LevelKind::parse(&model.kind).unwrap_or(LevelKind::Community),
+        parent_id: model.parent_id,
+        path: model.path,
+        budget_account_id,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    }
+}
+
+async fn budget_accounts(connection: &impl ConnectionTrait, level_ids: Option<&[i64]>) -> StoreResult<HashMap<i64, AccountId>> {
+    let mut query = account::Entity::find()
+        .select_only()
+        .column(account::Column::LevelId)
+        .column(account::Column::Id)
+        .filter(account::Column::Kind.eq(AccountKind::Budget.as_str()));
+    if let Some(level_ids) = level_ids {
+        query = query.filter(account::Column::LevelId.is_in(level_ids.iter().copied()));
+    }
+    let rows: Vec<(i64, i64)> = query.into_tuple().all(connection).await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn find(connection: &impl ConnectionTrait, level_id: i64) -> StoreResult<LevelRecord> {
+    let model = level::Entity::find_by_id(level_id).one(connection).await?.ok_or(StoreError::NotFound("level"))?;
+    let budgets = budget_accounts(connection, Some(&[level_id])).await?;
+    Ok(record(model, budgets.get(&level_id).copied()))
+}
+
+/// The path of a level, or `None` if it does not exist. Paths never change, so callers may keep them.
+pub async fn path_of(connection: &impl ConnectionTrait, level_id: i64) -> StoreResult<Option<String>> {
+    Ok(level::Entity::find_by_id(level_id)
+        .select_only()
+        .column(level::Column::Path)
+        .into_tuple::<String>()
+        .one(connection)
+        .await?)
+}
+
+/// Every level, or every level under `root_path`, ordered so that parents come before children.
+pub async fn list(connection: &impl ConnectionTrait, root_path: Option<&str>) -> StoreResult<Vec<LevelRecord>> {
+    let mut query = level::Entity::find();
+    if let Some(root_path) = root_path {
+        query = query.filter(level::Column::Path.starts_with(root_path));
+    }
+    let models = query.order_by_asc(level::Column::Id).all(connection).await?;
+    let budgets = budget_accounts(connection, None).await?;
+    Ok(models.into_iter().map(|model| {
+        let budget = budgets.get(&model.id).copied();
+        record(model, budget)
+    }).collect())
+}
+
+/// Creates a level with its budget account; a city also gets its issuance, redemption and breakage accounts.
+pub async fn create(work: &UnitOfWork, name: String, kind: LevelKind, parent: Option<&LevelRecord>) -> StoreResult<LevelRecord> {
+    let now = work.now();
+    // The path needs the new id, so the row is written with a unique placeholder first.
+    let placeholder = format!("pending:{}", uuid::Uuid::new_v4());
+    let inserted = level::Entity::insert(level::ActiveModel {
+        name: Set(name),
+        kind: Set(kind.as_str().to_owned()),
+        parent_id: Set(parent.map(|parent| parent.id)),
+        path: Set(placeholder),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(work.txn())
+    .await?;
+    let id = inserted.last_insert_id;
+    let path = level_path(parent.map(|parent| parent.path.as_str()), id);
+    level::Entity::update_many()
+        .col_expr(level::Column::Path, Expr::value(path))
+        .filter(level::Column::Id.eq(id))
+        .exec(work.txn())
+        .await?;
+    ledger::create_account(work.txn(), &work.context, AccountKind::Budget, id, None).await?;
+    if kind == LevelKind::City {
+        for account_kind in [AccountKind::Issuance, AccountKind::Redemption, AccountKind::Breakage] {
+            ledger::create_account(work.txn(), &work.context, account_kind, id, None).await?;
+        }
+    }
+    find(work.txn(), id).await
+}
+
+pub async fn rename(work: &UnitOfWork, level_id: i64, name: String) -> StoreResult<LevelRecord> {
+    let result = level::Entity::update_many()
+        .col_expr(level::Column::Name, Expr::value(name))
+        .col_expr(level::Column::UpdatedAt, Expr::value(work.now()))
+        .filter(level::Column::Id.eq(level_id))
+        .exec(work.txn())
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound("level"));
+    }
+    find(work.txn(), level_id).await
+}

@@ -1,0 +1,290 @@
+//! The only place that talks to the database.
+//!
+//! Every write runs in one [`UnitOfWork`]: one database transaction holding the change, the balances,
+//! the idempotency record and the audit record together, or nothing. SQLite gets one writer
+//! connection (SQLite serialises writers anyway; one connection avoids lock-upgrade failures) and a
+//! small pool of readers; PostgreSQL gets one pool for both.
+
+pub mod audit;
+pub mod ledger;
+pub mod levels;
+pub mod sessions;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::clock::Clock;
+use crate::domain::Invalid;
+use crate::domain::ledger::LedgerError;
+use entity::idempotency_key;
+
+/// Connections a PostgreSQL pool may open; the server has `max_connections` (100 by default) for
+/// every API server in front of it.
+const POSTGRES_CONNECTIONS_MAX: u32 = 16;
+/// Reader connections on SQLite (the writer is one more).
+const SQLITE_READERS_MAX: u32 = 4;
+/// How long SQLite waits for another process's lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("hold {hold_id} is already {status}")]
+    HoldNotPending { hold_id: i64, status: String },
+    #[error("entry {entry_id} was already reversed by entry {reversal_entry_id}")]
+    AlreadyReversed { entry_id: i64, reversal_entry_id: i64 },
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl StoreError {
+    /// A unique-constraint violation, classified by kind rather than by constraint name (names differ per backend).
+    pub fn is_unique_violation(error: &DbErr) -> bool {
+        matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who is acting, for which request, and when: recorded with every change.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub actor_id: Option<i64>,
+    pub request_id: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// A client's `Idempotency-Key`, scoped to the caller, with a fingerprint of the request it came with.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    pub caller_id: i64,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A stored first answer, replayed for a retry.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub status_code: u16,
+    pub body: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    write: DatabaseConnection,
+    read: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if needed) and runs every pending migration.
+    pub async fn connect(database_url: &str, clock: Arc<dyn Clock>) -> StoreResult<Store> {
+        let store = if database_url.starts_with("sqlite:") {
+            let write = Database::connect(sqlite_options(database_url, 1)).await?;
+            Migrator::up(&write, None).await?;
+            let read = Database::connect(sqlite_options(database_url, SQLITE_READERS_MAX)).await?;
+            Store { write, read, clock }
+        } else {
+            let mut options = ConnectOptions::new(database_url);
+            options
+                .max_connections(POSTGRES_CONNECTIONS_MAX)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            let write = Database::connect(options).await?;
+            Migrator::up(&write, None).await?;
+            Store { read: write.clone(), write, clock }
+        };
+        ledger::ensure_genesis(&store.write).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read.ping().await?;
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        let _ = self.write.close().await;
+    }
+
+    /// Starts a unit of work, or finds the stored answer of an earlier request with the same key.
+    pub async fn begin(&self, actor_id: Option<i64>, request_id: Option<String>, key: Option<IdempotencyKey>) -> StoreResult<Begun> {
+        if let Some(key) = &key
+            && let Some(replay) = self.find_replay(key).await?
+        {
+            return Ok(Begun::Replayed(replay));
+        }
+        let txn = self.write.begin().await?;
+        let context = Context { actor_id, request_id, now: self.clock.now() };
+        let mut idempotency_record_id = None;
+        if let Some(key) = &key {
+            // Claim the key first: a concurrent request with the same key waits here for us to
+            // commit, then replays our answer instead of doing the work twice.
+            let claim = idempotency_key::ActiveModel {
+                caller_id: Set(key.caller_id),
+                key: Set(key.key.clone()),
+                request_hash: Set(key.request_hash.clone()),
+                status_code: Set(0),
+                response_body: Set(String::new()),
+                created_at: Set(context.now),
+                ..Default::default()
+            };
+            match claim.insert(&txn).await {
+                Ok(record) => idempotency_record_id = Some(record.id),
+                Err(error) if StoreError::is_unique_violation(&error) => {
+                    txn.rollback().await?;
+                    return match self.find_replay(key).await? {
+                        Some(replay) => Ok(Begun::Replayed(replay)),
+                        None => Err(StoreError::Conflict("a request with this Idempotency-Key is still in progress".into())),
+                    };
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(Begun::Fresh(UnitOfWork { txn, context, idempotency_record_id }))
+    }
+
+    async fn find_replay(&self, key: &IdempotencyKey) -> StoreResult<Option<Replay>> {
+        let found = idempotency_key::Entity::find()
+            .filter(idempotency_key::Column::CallerId.eq(key.caller_id))
+            .filter(idempotency_key::Column::Key.eq(key.key.as_str()))
+            .one(&self.read)
+            .await?;
+        let Some(found) = found else { return Ok(None) };
+        if found.request_hash != key.request_hash {
+            return Err(StoreError::IdempotencyMismatch);
+        }
+        if found.status_code == 0 {
+            return Ok(None);
+        }
+        let body = serde_json::from_str(&found.response_body).map_err(|error| DbErr::Custom(error.to_string()))?;
+        Ok(Some(Replay { status_code: u16::try_from(found.status_code).unwrap_or(200), body }))
+    }
+}
+
+fn sqlite_options(database_url: &str, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(database_url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit is on disk before the request is answered.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
+    options
+}
+
+pub enum Begun {
+    Fresh(UnitOfWork),
+    Replayed(Replay),
+}
+
+/// One database transaction for one use case; dropped without `commit`, it rolls back.
+pub struct UnitOfWork {
+    txn: DatabaseTransaction,
+    pub context: Context,
+    idempotency_record_id: Option<i64>,
+}
+
+impl UnitOfWork {
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.context.now
+    }
+
+    /// Records what changed, in the same transaction as the change.
+    pub async fn audit(&self, action: &str, target_type: &str, target_id: impl ToString, summary: serde_json::Value) -> StoreResult<()> {
+        audit::record(&self.txn, &self.context, action, target_type, Some(target_id.to_string()), summary).await
+    }
+
+    /// Stores the answer for the idempotency key (if any) and commits everything.
+    pub async fn commit<T: Serialize>(self, status_code: u16, answer: &T) -> StoreResult<()> {
+        if let Some(record_id) = self.idempotency_record_id {
+            let body = serde_json::to_string(answer).map_err(|error| DbErr::Custom(error.to_string()))?;
+            idempotency_key::ActiveModel {
+                id: Set(record_id),
+                status_code: Set(i32::from(status_code)),
+                response_body: Set(body),
+                ..Default::default()
+            }
+            .update(&self.txn)
+            .await?;
+        }
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Commits a change that has no answer worth replaying.
+    pub async fn commit_plain(self) -> StoreResult<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// Decodes a stored replay into the type the caller expects.
+pub fn decode_replay<T: DeserializeOwned>(replay: &Replay) -> StoreResult<T> {
+    serde_json::from_value(replay.body.clone()).map_err(|error| StoreError::Database(DbErr::Custom(error.to_string())))
+}
+
+/// A page of results in keyset order with the cursor of the next page.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
+    pub fn from_rows(mut rows: Vec<T>, limit: u64, cursor_of: impl Fn(&T) -> i64) -> Self {
+        let has_more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if has_more { rows.last().map(&cursor_of) } else { None };
+        Page { items: rows, next_cursor }
+    }
+}
