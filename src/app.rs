@@ -78,7 +78,8 @@ pub async fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Resu
         return Ok(None);
     }
     let generated = settings.admin_password.is_none();
-    let password = settings.admin_password.as_ref().map(|secret| secret.expose().to_owned()).unwrap_or_else(auth::random_password);
+    let password =
+        settings.admin_password.as_ref().map(|secret| secret.expose().to_owned()).unwrap_or_else(auth::random_password);
     match create_admin(store, &settings.admin_username, &password).await {
         Ok(()) => Ok(generated.then_some(password)),
         // Another server created it at the same moment.
@@ -97,7 +98,14 @@ pub async fn create_admin(store: &Store, username: &str, password: &str) -> anyh
     };
     let user = users::create(
         &work,
-        users::NewUser { username, role: Role::Admin, level_id: None, display_name: "Administrator".into(), phone: None, password_hash },
+        users::NewUser {
+            username,
+            role: Role::Admin,
+            level_id: None,
+            display_name: "Administrator".into(),
+            phone: None,
+            password_hash,
+        },
     )
     .await?;
     work.audit("user.create", "user", user.id, serde_json::json!({ "role": "admin", "via": "bootstrap" })).await?;

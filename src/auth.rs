@@ -28,7 +28,10 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 /// Hashes a password off the async runtime (it takes tens of milliseconds on purpose).
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {
-        argon2().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(|error| anyhow::anyhow!("{error}"))
+        argon2()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|error| anyhow::anyhow!("{error}"))
     })
     .await?
 }

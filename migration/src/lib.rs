@@ -10,10 +10,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261122_000001_people::Migration),
-            Box::new(m20261122_000002_ledger::Migration),
-        ]
+        vec![Box::new(m20261122_000001_people::Migration), Box::new(m20261122_000002_ledger::Migration)]
     }
 }
 

@@ -169,7 +169,7 @@ pub fn transfers_to_postings(transfers: &[Transfer]) -> Vec<PostingDraft> {
         .iter()
         .flat_map(|transfer| {
             [
-                PostingDraft { account_id: transfer.from, amount: transfer.amount.neg() },
+                PostingDraft { account_id: transfer.from, amount: -transfer.amount },
                 PostingDraft { account_id: transfer.to, amount: transfer.amount },
             ]
         })
@@ -178,7 +178,10 @@ pub fn transfers_to_postings(transfers: &[Transfer]) -> Vec<PostingDraft> {
 
 /// The exact opposite of an entry's postings.
 pub fn reversal_postings(original: &[PostingDraft]) -> Vec<PostingDraft> {
-    original.iter().map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount.neg() }).collect()
+    original
+        .iter()
+        .map(|posting| PostingDraft { account_id: posting.account_id, amount: -posting.amount })
+        .collect()
 }
 
 /// Checks the shape of a manual entry: a reason, 1..=100 transfers, positive amounts, distinct ends.
@@ -249,7 +252,10 @@ impl Book {
             let state = match working.get_mut(&posting.account_id) {
                 Some(state) => state,
                 None => {
-                    let state = *self.accounts.get(&posting.account_id).ok_or(LedgerError::UnknownAccount(posting.account_id))?;
+                    let state = *self
+                        .accounts
+                        .get(&posting.account_id)
+                        .ok_or(LedgerError::UnknownAccount(posting.account_id))?;
                     working.entry(posting.account_id).or_insert(state)
                 }
             };
@@ -262,9 +268,14 @@ impl Book {
                 }
                 balances.debits_posted = balances.debits_posted.checked_add(requested).ok_or(LedgerError::Overflow)?;
             } else {
-                balances.credits_posted = balances.credits_posted.checked_add(posting.amount).ok_or(LedgerError::Overflow)?;
+                balances.credits_posted =
+                    balances.credits_posted.checked_add(posting.amount).ok_or(LedgerError::Overflow)?;
             }
-            planned.push(PlannedPosting { account_id: posting.account_id, amount: posting.amount, balance_after: balances.posted() });
+            planned.push(PlannedPosting {
+                account_id: posting.account_id,
+                amount: posting.amount,
+                balance_after: balances.posted(),
+            });
         }
         self.commit(working);
         Ok(planned)
@@ -278,7 +289,8 @@ impl Book {
         if source.no_overdraft && available < amount {
             return Err(LedgerError::InsufficientPoints { account_id: from, available, requested: amount });
         }
-        source.balances.debits_pending = source.balances.debits_pending.checked_add(amount).ok_or(LedgerError::Overflow)?;
+        source.balances.debits_pending =
+            source.balances.debits_pending.checked_add(amount).ok_or(LedgerError::Overflow)?;
         destination.balances.credits_pending =
             destination.balances.credits_pending.checked_add(amount).ok_or(LedgerError::Overflow)?;
         self.commit([(from, source), (to, destination)].into_iter().collect());
@@ -289,7 +301,8 @@ impl Book {
     pub fn release(&mut self, from: AccountId, to: AccountId, amount: Points) -> Result<(), LedgerError> {
         let mut source = *self.accounts.get(&from).ok_or(LedgerError::UnknownAccount(from))?;
         let mut destination = *self.accounts.get(&to).ok_or(LedgerError::UnknownAccount(to))?;
-        source.balances.debits_pending = source.balances.debits_pending.checked_sub(amount).ok_or(LedgerError::Overflow)?;
+        source.balances.debits_pending =
+            source.balances.debits_pending.checked_sub(amount).ok_or(LedgerError::Overflow)?;
         destination.balances.credits_pending =
             destination.balances.credits_pending.checked_sub(amount).ok_or(LedgerError::Overflow)?;
         assert!(
@@ -473,7 +486,10 @@ impl Verifier {
         if last_entry_id != self.expected_id - 1 || last_hash != self.prev_hash {
             return Err(Discrepancy::Entry {
                 entry_id: self.expected_id,
-                problem: format!("the chain head names entry {last_entry_id}, but the journal ends at {}", self.expected_id - 1),
+                problem: format!(
+                    "the chain head names entry {last_entry_id}, but the journal ends at {}",
+                    self.expected_id - 1
+                ),
             });
         }
         Ok(())
@@ -527,8 +543,12 @@ mod tests {
     #[test]
     fn a_member_cannot_go_below_zero() {
         let mut book = book(1000);
-        let error = book.post(&transfers_to_postings(&[Transfer { from: 2, to: 3, amount: points(1001) }])).unwrap_err();
-        assert_eq!(error, LedgerError::InsufficientPoints { account_id: 2, available: points(1000), requested: points(1001) });
+        let error =
+            book.post(&transfers_to_postings(&[Transfer { from: 2, to: 3, amount: points(1001) }])).unwrap_err();
+        assert_eq!(
+            error,
+            LedgerError::InsufficientPoints { account_id: 2, available: points(1000), requested: points(1001) }
+        );
         assert_eq!(book.get(2).unwrap().balances.posted(), points(1000), "a refused entry changes nothing");
         book.post(&transfers_to_postings(&[Transfer { from: 2, to: 3, amount: points(1000) }])).unwrap();
         assert_eq!(book.get(2).unwrap().balances.posted(), Points::ZERO);
@@ -537,7 +557,8 @@ mod tests {
     #[test]
     fn entries_must_balance_and_have_two_sides() {
         let mut book = book(1000);
-        let one_sided = [PostingDraft { account_id: 2, amount: points(-5) }, PostingDraft { account_id: 3, amount: points(4) }];
+        let one_sided =
+            [PostingDraft { account_id: 2, amount: points(-5) }, PostingDraft { account_id: 3, amount: points(4) }];
         assert_eq!(book.post(&one_sided), Err(LedgerError::Unbalanced { total: points(-1) }));
         assert_eq!(book.post(&one_sided[..1]), Err(LedgerError::TooFewPostings));
     }

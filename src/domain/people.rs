@@ -50,10 +50,14 @@ impl LevelKind {
     pub fn check_parent(self, parent: Option<LevelKind>) -> Result<(), Invalid> {
         match (self, parent) {
             (LevelKind::City, None) => Ok(()),
-            (LevelKind::City, Some(_)) => Err(Invalid::one("parent_id", "a city is the root of a tree and has no parent")),
+            (LevelKind::City, Some(_)) => {
+                Err(Invalid::one("parent_id", "a city is the root of a tree and has no parent"))
+            }
             (_, None) => Err(Invalid::one("parent_id", "only a city may be created without a parent")),
             (kind, Some(parent)) if parent.rank() < kind.rank() => Ok(()),
-            (kind, Some(parent)) => Err(Invalid::one("parent_id", format!("a {kind} cannot be placed under a {parent}"))),
+            (kind, Some(parent)) => {
+                Err(Invalid::one("parent_id", format!("a {kind} cannot be placed under a {parent}")))
+            }
         }
     }
 }

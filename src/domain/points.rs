@@ -92,12 +92,16 @@ impl Points {
         self.minor.checked_mul(factor).map(Points::from_minor)
     }
 
-    pub fn neg(self) -> Points {
-        Points { minor: -self.minor }
-    }
-
     pub fn abs(self) -> Points {
         Points { minor: self.minor.abs() }
+    }
+}
+
+impl std::ops::Neg for Points {
+    type Output = Points;
+
+    fn neg(self) -> Points {
+        Points { minor: -self.minor }
     }
 }
 

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{AnyPerson, Allowed, Caller, Json, Path, Query, RiderOnly};
+use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly};
 use super::views::{AccountView, StatementQuery, StatementView};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
@@ -37,7 +37,9 @@ impl AppState {
         let found = ledger::account(self.store.reader(), account_id, self.store.now()).await;
         let account = match found {
             Ok(account) => account,
-            Err(StoreError::NotFound(_)) if caller.sees_everything() => return Err(ApiError::NotFound(format!("no account {account_id}"))),
+            Err(StoreError::NotFound(_)) if caller.sees_everything() => {
+                return Err(ApiError::NotFound(format!("no account {account_id}")));
+            }
             Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
             Err(error) => return Err(error.into()),
         };
@@ -81,7 +83,11 @@ async fn statement_of(state: &AppState, account: AccountRecord, query: Statement
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_account(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(account_id): Path<i64>) -> ApiResult<Json<AccountView>> {
+pub async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(account_id): Path<i64>,
+) -> ApiResult<Json<AccountView>> {
     Ok(Json(state.readable_account(&caller, account_id).await?.into()))
 }
 
@@ -133,7 +139,11 @@ pub async fn statement(
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["rider"]))))]
-pub async fn my_statement(State(state): State<AppState>, caller: Caller<RiderOnly>, Query(query): Query<StatementQuery>) -> ApiResult<Json<StatementView>> {
+pub async fn my_statement(
+    State(state): State<AppState>,
+    caller: Caller<RiderOnly>,
+    Query(query): Query<StatementQuery>,
+) -> ApiResult<Json<StatementView>> {
     let user = users::find(state.store.reader(), caller.user_id).await?;
     let account_id = user.account_id.ok_or(ApiError::NotFound("you have no points account".into()))?;
     let account = ledger::account(state.store.reader(), account_id, state.store.now()).await?;

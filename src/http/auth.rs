@@ -55,7 +55,12 @@ pub struct RegisterRequest {
 const WRONG_CREDENTIALS: &str = "the username or password is wrong";
 
 /// Issues an access token and a new refresh token in the session `family_id`.
-async fn issue_tokens(state: &AppState, connection: &impl sea_orm::ConnectionTrait, user: &UserRecord, family_id: &str) -> ApiResult<TokenResponse> {
+async fn issue_tokens(
+    state: &AppState,
+    connection: &impl sea_orm::ConnectionTrait,
+    user: &UserRecord,
+    family_id: &str,
+) -> ApiResult<TokenResponse> {
     let now = state.store.now();
     let (refresh_token, refresh_hash) = new_opaque_token();
     let expires_at = now + TimeDelta::seconds(state.tokens.refresh_ttl_seconds);
@@ -77,8 +82,15 @@ async fn issue_tokens(state: &AppState, connection: &impl sea_orm::ConnectionTra
         (status = 422, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
     ),
     extensions(("x-roles" = json!(["public"]))))]
-pub async fn login(State(state): State<AppState>, write: WriteRequest, Json(body): Json<LoginRequest>) -> ApiResult<Json<TokenResponse>> {
-    if body.username.trim().is_empty() || body.password.is_empty() || body.password.chars().count() > people::PASSWORD_CHARS_MAX {
+pub async fn login(
+    State(state): State<AppState>,
+    write: WriteRequest,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    if body.username.trim().is_empty()
+        || body.password.is_empty()
+        || body.password.chars().count() > people::PASSWORD_CHARS_MAX
+    {
         return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
     }
     let username = body.username.trim().to_lowercase();
@@ -109,7 +121,11 @@ pub async fn login(State(state): State<AppState>, write: WriteRequest, Json(body
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
     ),
     extensions(("x-roles" = json!(["public"]))))]
-pub async fn refresh(State(state): State<AppState>, write: WriteRequest, Json(body): Json<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    write: WriteRequest,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
     let work = state.begin_plain(None, write.request_id).await?;
     match sessions::spend(work.txn(), &hash_token(body.refresh_token.trim()), work.now()).await? {
         RefreshOutcome::Rotated { user_id, family_id } => {
@@ -122,9 +138,13 @@ pub async fn refresh(State(state): State<AppState>, write: WriteRequest, Json(bo
             // Keep the revocation even though the request fails.
             work.audit("session.revoke", "session", "reuse", json!({ "reason": "refresh token reused" })).await?;
             work.commit_plain().await?;
-            Err(ApiError::Unauthorized("this refresh token was already used; the session has been revoked. Sign in again".into()))
+            Err(ApiError::Unauthorized(
+                "this refresh token was already used; the session has been revoked. Sign in again".into(),
+            ))
         }
-        RefreshOutcome::Invalid => Err(ApiError::Unauthorized("the refresh token is unknown or expired; sign in again".into())),
+        RefreshOutcome::Invalid => {
+            Err(ApiError::Unauthorized("the refresh token is unknown or expired; sign in again".into()))
+        }
     }
 }
 
@@ -134,7 +154,11 @@ pub async fn refresh(State(state): State<AppState>, write: WriteRequest, Json(bo
     security(("bearer" = [])),
     responses((status = 204, description = "Signed out"), (status = 401, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn logout(State(state): State<AppState>, caller: Caller<AnyPerson>, write: WriteRequest) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    write: WriteRequest,
+) -> ApiResult<StatusCode> {
     let work = state.begin_plain(Some(caller.user_id), write.request_id).await?;
     sessions::revoke_family(work.txn(), &caller.session_id, work.now()).await?;
     work.audit("session.end", "user", caller.user_id, json!({ "session": caller.session_id })).await?;
@@ -151,7 +175,11 @@ pub async fn logout(State(state): State<AppState>, caller: Caller<AnyPerson>, wr
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     extensions(("x-roles" = json!(["public"]))))]
-pub async fn register(State(state): State<AppState>, write: WriteRequest, Json(body): Json<RegisterRequest>) -> ApiResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    write: WriteRequest,
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<Response> {
     let mut validator = Validator::new();
     let phone = validator.take(Phone::parse(&body.phone));
     validator.take(people::password(&body.password));
@@ -183,14 +211,24 @@ pub async fn register(State(state): State<AppState>, write: WriteRequest, Json(b
         },
         other => other.into(),
     })?;
-    work.audit("user.register", "user", user.id, json!({ "role": "rider", "level_id": body.level_id, "phone": phone.masked() })).await?;
+    work.audit(
+        "user.register",
+        "user",
+        user.id,
+        json!({ "role": "rider", "level_id": body.level_id, "phone": phone.masked() }),
+    )
+    .await?;
     work.commit_plain().await?;
     let view = UserView::for_viewer(user.clone(), user.id, Role::Rider);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Validates the common fields of a new person.
-pub fn validate_new_person(username: &str, password: &str, display_name: &str) -> Result<(String, String), crate::domain::Invalid> {
+pub fn validate_new_person(
+    username: &str,
+    password: &str,
+    display_name: &str,
+) -> Result<(String, String), crate::domain::Invalid> {
     let mut validator = Validator::new();
     let username = validator.take(people::username(username));
     validator.take(people::password(password));

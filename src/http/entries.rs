@@ -180,8 +180,11 @@ pub async fn post_entry(
     write: WriteRequest,
     Json(body): Json<ManualEntry>,
 ) -> ApiResult<(StatusCode, Json<EntryView>)> {
-    let transfers: Vec<Transfer> =
-        body.transfers.iter().map(|transfer| Transfer { from: transfer.from, to: transfer.to, amount: transfer.amount }).collect();
+    let transfers: Vec<Transfer> = body
+        .transfers
+        .iter()
+        .map(|transfer| Transfer { from: transfer.from, to: transfer.to, amount: transfer.amount })
+        .collect();
     let reason = validate_transfers(&body.reason, &transfers)?;
     let work = state.begin(caller.user_id, &write, &body).await?;
     let entry = ledger::post_transfers(&work, EntryKind::Adjustment, reason, Reference::default(), &transfers).await?;
@@ -198,7 +201,11 @@ pub async fn post_entry(
     responses((status = 200, body = EntryView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_entry(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(entry_id): Path<i64>) -> ApiResult<Json<EntryView>> {
+pub async fn get_entry(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(entry_id): Path<i64>,
+) -> ApiResult<Json<EntryView>> {
     let found = ledger::entry(state.store.reader(), entry_id).await;
     if caller.sees_everything() {
         return Ok(Json(found?.into()));
@@ -252,8 +259,12 @@ pub async fn verify(State(state): State<AppState>, _caller: Caller<AdminOrAudito
 
 pub fn verify_view(report: ledger::VerifyReport) -> VerifyView {
     let discrepancy = report.discrepancy.map(|discrepancy| match discrepancy {
-        Discrepancy::Entry { entry_id, problem } => DiscrepancyView { entry_id: Some(entry_id), account_id: None, problem },
-        Discrepancy::Account { account_id, problem } => DiscrepancyView { entry_id: None, account_id: Some(account_id), problem },
+        Discrepancy::Entry { entry_id, problem } => {
+            DiscrepancyView { entry_id: Some(entry_id), account_id: None, problem }
+        }
+        Discrepancy::Account { account_id, problem } => {
+            DiscrepancyView { entry_id: None, account_id: Some(account_id), problem }
+        }
     });
     VerifyView {
         ok: discrepancy.is_none(),

@@ -116,12 +116,15 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyReversed { entry_id, reversal_entry_id } => ApiError::Conflict {
                 slug: "entry-already-reversed",
                 title: "Entry already reversed",
-                detail: format!("entry {entry_id} was already reversed by entry {reversal_entry_id}; an entry can be reversed once"),
+                detail: format!(
+                    "entry {entry_id} was already reversed by entry {reversal_entry_id}; an entry can be reversed once"
+                ),
             },
             StoreError::IdempotencyMismatch => ApiError::Conflict {
                 slug: "idempotency-key-reused",
                 title: "Idempotency-Key reused with a different request",
-                detail: "this Idempotency-Key was first used with a different request; use a new key for a new request".into(),
+                detail: "this Idempotency-Key was first used with a different request; use a new key for a new request"
+                    .into(),
             },
             StoreError::Database(error) => ApiError::Internal(error.to_string()),
         }
@@ -156,19 +159,36 @@ impl IntoResponse for ApiError {
                     [only] => format!("{}: {}", only.field, only.message),
                     _ => format!("{} fields are invalid; see `errors`", errors.len()),
                 };
-                (StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Invalid input", detail, errors, serde_json::Map::new())
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation-error",
+                    "Invalid input",
+                    detail,
+                    errors,
+                    serde_json::Map::new(),
+                )
             }
-            ApiError::BadRequest { slug, title, detail } => (StatusCode::BAD_REQUEST, slug, title, detail, vec![], Default::default()),
+            ApiError::BadRequest { slug, title, detail } => {
+                (StatusCode::BAD_REQUEST, slug, title, detail, vec![], Default::default())
+            }
             ApiError::Unauthorized(detail) => {
                 let mut response =
                     problem_response(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return response;
             }
-            ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail, vec![], Default::default()),
-            ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, "not-found", "Not found", detail, vec![], Default::default()),
-            ApiError::Conflict { slug, title, detail } => (StatusCode::CONFLICT, slug, title, detail, vec![], Default::default()),
-            ApiError::Status { status, slug, title, detail } => (status, slug, title, detail, vec![], Default::default()),
+            ApiError::Forbidden(detail) => {
+                (StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail, vec![], Default::default())
+            }
+            ApiError::NotFound(detail) => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found", detail, vec![], Default::default())
+            }
+            ApiError::Conflict { slug, title, detail } => {
+                (StatusCode::CONFLICT, slug, title, detail, vec![], Default::default())
+            }
+            ApiError::Status { status, slug, title, detail } => {
+                (status, slug, title, detail, vec![], Default::default())
+            }
             ApiError::Ledger(error) => ledger_problem(error),
             ApiError::Replayed(replay) => {
                 let status = StatusCode::from_u16(replay.status_code).unwrap_or(StatusCode::OK);
@@ -199,7 +219,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ProblemParts = (StatusCode, &'static str, &'static str, String, Vec<FieldError>, serde_json::Map<String, serde_json::Value>);
+type ProblemParts =
+    (StatusCode, &'static str, &'static str, String, Vec<FieldError>, serde_json::Map<String, serde_json::Value>);
 
 fn ledger_problem(error: LedgerError) -> ProblemParts {
     let detail = error.to_string();
@@ -239,21 +260,27 @@ fn points_json(points: Points) -> serde_json::Value {
 /// body limit, 503 from the timeout) into one, keeping its status and headers.
 pub async fn problemify(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }
     let (slug, detail) = match status {
         StatusCode::NOT_FOUND => ("not-found", "there is no such resource; see /docs for the API".to_owned()),
         StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = response.headers().get(header::ALLOW).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+            let allowed =
+                response.headers().get(header::ALLOW).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
             ("method-not-allowed", format!("this resource does not accept that method; allowed: {allowed}"))
         }
         StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large".to_owned()),
         StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
             ("unavailable", "the service could not answer in time; try again later".to_owned())
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "send the body as application/json".to_owned()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported-media-type", "send the body as application/json".to_owned())
+        }
         _ => ("http-error", status.canonical_reason().unwrap_or("error").to_owned()),
     };
     let title = status.canonical_reason().unwrap_or("Error");

@@ -113,7 +113,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|path| Path(path.0)).map_err(|rejection| {
-            ApiError::BadRequest { slug: "invalid-path", title: "Invalid path parameter", detail: rejection.body_text() }
+            ApiError::BadRequest {
+                slug: "invalid-path",
+                title: "Invalid path parameter",
+                detail: rejection.body_text(),
+            }
         })
     }
 }
@@ -195,11 +199,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .ok_or_else(|| ApiError::Unauthorized("send an access token: `Authorization: Bearer <token>`".into()))?;
+        let header =
+            parts.headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).ok_or_else(|| {
+                ApiError::Unauthorized("send an access token: `Authorization: Bearer <token>`".into())
+            })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -211,7 +214,13 @@ where
         if !R::ROLES.contains(&claims.role) {
             return Err(ApiError::forbidden());
         }
-        Ok(Caller { user_id: claims.user_id().unwrap_or_default(), role: claims.role, level_id: claims.level, session_id: claims.sid, _allowed: PhantomData })
+        Ok(Caller {
+            user_id: claims.user_id().unwrap_or_default(),
+            role: claims.role,
+            level_id: claims.level,
+            session_id: claims.sid,
+            _allowed: PhantomData,
+        })
     }
 }
 

@@ -77,8 +77,13 @@ pub async fn create_hold(
         body.expires_at,
     )
     .await?;
-    work.audit("hold.create", "hold", hold.id, json!({ "from": hold.from_account_id, "to": hold.to_account_id, "amount": hold.amount }))
-        .await?;
+    work.audit(
+        "hold.create",
+        "hold",
+        hold.id,
+        json!({ "from": hold.from_account_id, "to": hold.to_account_id, "amount": hold.amount }),
+    )
+    .await?;
     let view = HoldView::from(hold);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -91,7 +96,11 @@ pub async fn create_hold(
     responses((status = 200, body = HoldView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_hold(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(hold_id): Path<i64>) -> ApiResult<Json<HoldView>> {
+pub async fn get_hold(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(hold_id): Path<i64>,
+) -> ApiResult<Json<HoldView>> {
     let found = ledger::hold_by_id(state.store.reader(), hold_id, state.store.now()).await;
     if caller.sees_everything() {
         return Ok(Json(found?.into()));

@@ -65,8 +65,13 @@ pub async fn create_level(
     body.kind.check_parent(parent.as_ref().map(|parent| parent.kind))?;
     let work = state.begin(caller.user_id, &write, &body).await?;
     let level = level_store::create(&work, name, body.kind, parent.as_ref()).await?;
-    work.audit("level.create", "level", level.id, json!({ "name": level.name, "kind": level.kind, "parent_id": level.parent_id }))
-        .await?;
+    work.audit(
+        "level.create",
+        "level",
+        level.id,
+        json!({ "name": level.name, "kind": level.kind, "parent_id": level.parent_id }),
+    )
+    .await?;
     let view = LevelView::from(level);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -115,7 +120,11 @@ pub async fn list_levels(State(state): State<AppState>, caller: Caller<StaffOrAu
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_level(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(level_id): Path<i64>) -> ApiResult<Json<LevelView>> {
+pub async fn get_level(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(level_id): Path<i64>,
+) -> ApiResult<Json<LevelView>> {
     if caller.role == Role::Rider {
         if caller.level_id != Some(level_id) {
             return Err(ApiError::forbidden());

@@ -13,7 +13,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// Upper bounds of the latency buckets, in microseconds.
-const LATENCY_BUCKETS_US: [u64; 12] = [500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000];
+const LATENCY_BUCKETS_US: [u64; 12] =
+    [500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000];
 
 #[derive(Default)]
 struct Histogram {
@@ -51,9 +52,14 @@ impl Metrics {
     pub fn render(&self) -> String {
         let registry = self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP http_requests_total Requests answered, by route and status.\n# TYPE http_requests_total counter\n");
+        out.push_str(
+            "# HELP http_requests_total Requests answered, by route and status.\n# TYPE http_requests_total counter\n",
+        );
         for ((method, route, status), count) in &registry.requests {
-            let _ = writeln!(out, "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
         }
         out.push_str(
             "# HELP http_request_duration_seconds Time to answer, by route.\n# TYPE http_request_duration_seconds histogram\n",
@@ -61,7 +67,8 @@ impl Metrics {
         for ((method, route), histogram) in &registry.latency {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (count, bound) in histogram.buckets.iter().zip(LATENCY_BUCKETS_US) {
-                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{}\"}} {count}", seconds(bound));
+                let _ =
+                    writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{}\"}} {count}", seconds(bound));
             }
             let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", histogram.count);
             let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", seconds(histogram.sum_us));
@@ -80,7 +87,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     // The route template, never the raw path: ids would make the label set unbounded.
-    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     metrics.observe(&method, &route, response.status().as_u16(), elapsed_us);

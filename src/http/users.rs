@@ -99,7 +99,11 @@ pub async fn create_user(
     let username = match (body.role, &body.username, &phone) {
         (Role::Rider, None, Some(phone)) => Some(phone.as_str().to_owned()),
         (Role::Rider, Some(username), Some(phone)) => {
-            validator.check(username == phone.as_str(), "username", "a rider's username is their phone number; leave it out");
+            validator.check(
+                username == phone.as_str(),
+                "username",
+                "a rider's username is their phone number; leave it out",
+            );
             Some(phone.as_str().to_owned())
         }
         (Role::Rider, _, None) => None,
@@ -161,7 +165,11 @@ pub async fn create_user(
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor"]))))]
-pub async fn list_users(State(state): State<AppState>, caller: Caller<StaffOrAuditor>, Query(query): Query<UserQuery>) -> ApiResult<Json<UserPage>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller<StaffOrAuditor>,
+    Query(query): Query<UserQuery>,
+) -> ApiResult<Json<UserPage>> {
     let limit = page_limit(query.limit)?;
     let root = match query.level_id {
         Some(level_id) => Some(state.require_level(&caller, level_id).await?),
@@ -182,7 +190,11 @@ pub async fn list_users(State(state): State<AppState>, caller: Caller<StaffOrAud
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_user(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(user_id): Path<i64>) -> ApiResult<Json<UserView>> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(user_id): Path<i64>,
+) -> ApiResult<Json<UserView>> {
     let found = users::find(state.store.reader(), user_id).await;
     let allowed = match (&found, caller.role) {
         (_, Role::Admin | Role::Auditor) => true,

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::ledger::{AccountKind, EntryKind, HoldStatus};
@@ -197,7 +197,11 @@ impl From<EntryRecord> for EntryView {
             postings: entry
                 .postings
                 .into_iter()
-                .map(|posting| PostingView { account_id: posting.account_id, amount: posting.amount, balance_after: posting.balance_after })
+                .map(|posting| PostingView {
+                    account_id: posting.account_id,
+                    amount: posting.amount,
+                    balance_after: posting.balance_after,
+                })
                 .collect(),
         }
     }
@@ -306,6 +310,8 @@ pub fn page_limit(limit: Option<u64>) -> Result<u64, crate::domain::Invalid> {
     match limit {
         None => Ok(super::PAGE_LIMIT_DEFAULT),
         Some(limit) if (1..=super::PAGE_LIMIT_MAX).contains(&limit) => Ok(limit),
-        Some(_) => Err(crate::domain::Invalid::one("limit", format!("must be between 1 and {}", super::PAGE_LIMIT_MAX))),
+        Some(_) => {
+            Err(crate::domain::Invalid::one("limit", format!("must be between 1 and {}", super::PAGE_LIMIT_MAX)))
+        }
     }
 }

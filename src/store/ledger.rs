@@ -184,8 +184,13 @@ fn balances(model: &account::Model) -> Balances {
 }
 
 /// An account with its balances as they stand now: holds past their expiry no longer count.
-pub async fn account(connection: &impl ConnectionTrait, account_id: AccountId, now: DateTime<Utc>) -> StoreResult<AccountRecord> {
-    let model = account::Entity::find_by_id(account_id).one(connection).await?.ok_or(StoreError::NotFound("account"))?;
+pub async fn account(
+    connection: &impl ConnectionTrait,
+    account_id: AccountId,
+    now: DateTime<Utc>,
+) -> StoreResult<AccountRecord> {
+    let model =
+        account::Entity::find_by_id(account_id).one(connection).await?.ok_or(StoreError::NotFound("account"))?;
     let mut record = account_record(model);
     let due = due_holds(connection, &[account_id], now).await?;
     for due_hold in due {
@@ -194,7 +199,8 @@ pub async fn account(connection: &impl ConnectionTrait, account_id: AccountId, n
             record.balances.debits_pending = record.balances.debits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
         }
         if due_hold.to_account_id == account_id {
-            record.balances.credits_pending = record.balances.credits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
+            record.balances.credits_pending =
+                record.balances.credits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
         }
     }
     Ok(record)
@@ -207,7 +213,10 @@ pub async fn account_id_of(
     level_id: Option<i64>,
     user_id: Option<i64>,
 ) -> StoreResult<AccountId> {
-    let mut query = account::Entity::find().select_only().column(account::Column::Id).filter(account::Column::Kind.eq(kind.as_str()));
+    let mut query = account::Entity::find()
+        .select_only()
+        .column(account::Column::Id)
+        .filter(account::Column::Kind.eq(kind.as_str()));
     if let Some(level_id) = level_id {
         query = query.filter(account::Column::LevelId.eq(level_id));
     }
@@ -218,7 +227,11 @@ pub async fn account_id_of(
 }
 
 /// Pending holds on these accounts whose expiry has passed.
-async fn due_holds(connection: &impl ConnectionTrait, account_ids: &[AccountId], now: DateTime<Utc>) -> StoreResult<Vec<hold::Model>> {
+async fn due_holds(
+    connection: &impl ConnectionTrait,
+    account_ids: &[AccountId],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<hold::Model>> {
     Ok(hold::Entity::find()
         .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
         .filter(hold::Column::ExpiresAt.lte(now))
@@ -232,7 +245,20 @@ async fn due_holds(connection: &impl ConnectionTrait, account_ids: &[AccountId],
 }
 
 /// Locks the accounts (in id order), expires their due holds, and returns their states.
-async fn lock_book(connection: &impl ConnectionTrait, account_ids: &BTreeSet<AccountId>, now: DateTime<Utc>) -> StoreResult<Book> {
+async fn lock_book(
+    connection: &impl ConnectionTrait,
+    account_ids: &BTreeSet<AccountId>,
+    now: DateTime<Utc>,
+) -> StoreResult<Book> {
+    Ok(lock_book_counting_expiries(connection, account_ids, now).await?.0)
+}
+
+/// `lock_book`, also saying how many due holds this call expired (others may have got there first).
+async fn lock_book_counting_expiries(
+    connection: &impl ConnectionTrait,
+    account_ids: &BTreeSet<AccountId>,
+    now: DateTime<Utc>,
+) -> StoreResult<(Book, u64)> {
     let ids: Vec<AccountId> = account_ids.iter().copied().collect();
     let due = due_holds(connection, &ids, now).await?;
     // A due hold also touches its other account: lock that too, still in one ordered sweep.
@@ -247,15 +273,19 @@ async fn lock_book(connection: &impl ConnectionTrait, account_ids: &BTreeSet<Acc
     if let Some(missing) = account_ids.iter().find(|id| !rows.iter().any(|row| row.id == **id)) {
         return Err(crate::domain::ledger::LedgerError::UnknownAccount(*missing).into());
     }
-    let mut book = Book::new(
-        rows.iter().map(|row| AccountState { id: row.id, no_overdraft: row.no_overdraft, balances: balances(row) }),
-    );
+    let mut book = Book::new(rows.iter().map(|row| AccountState {
+        id: row.id,
+        no_overdraft: row.no_overdraft,
+        balances: balances(row),
+    }));
+    let mut expired = 0;
     for due_hold in due {
         if resolve_hold(connection, due_hold.id, HoldStatus::Expired, now, None, None).await? {
             book.release(due_hold.from_account_id, due_hold.to_account_id, Points::from_minor(due_hold.amount))?;
+            expired += 1;
         }
     }
-    Ok(book)
+    Ok((book, expired))
 }
 
 /// Moves a hold out of `pending`; false when another writer got there first.
@@ -309,7 +339,8 @@ async fn append_entry(
     let id = head.last_entry_id + 1;
     // Entry times never run backwards along the chain, so time order is chain order.
     let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
-    let posting_pairs: Vec<(AccountId, i64)> = planned.iter().map(|posting| (posting.account_id, posting.amount.minor())).collect();
+    let posting_pairs: Vec<(AccountId, i64)> =
+        planned.iter().map(|posting| (posting.account_id, posting.amount.minor())).collect();
     let content = EntryContent {
         id,
         kind: draft.kind.as_str(),
@@ -373,7 +404,11 @@ async fn append_entry(
         prev_hash: head.last_hash,
         postings: planned
             .iter()
-            .map(|posting| PostingRecord { account_id: posting.account_id, amount: posting.amount, balance_after: posting.balance_after })
+            .map(|posting| PostingRecord {
+                account_id: posting.account_id,
+                amount: posting.amount,
+                balance_after: posting.balance_after,
+            })
             .collect(),
     })
 }
@@ -395,7 +430,11 @@ pub async fn post_transfers(
     reference: Reference,
     transfers: &[Transfer],
 ) -> StoreResult<EntryRecord> {
-    post_entry(work, EntryDraft { kind, reason, reference, postings: transfers_to_postings(transfers), reverses_entry_id: None }).await
+    post_entry(
+        work,
+        EntryDraft { kind, reason, reference, postings: transfers_to_postings(transfers), reverses_entry_id: None },
+    )
+    .await
 }
 
 /// Posts the exact opposite of an entry, once.
@@ -409,8 +448,11 @@ pub async fn reverse_entry(work: &UnitOfWork, entry_id: EntryId, reason: String)
             "entry {entry_id} is itself a reversal; post a new entry to correct it"
         )));
     }
-    let postings: Vec<PostingDraft> =
-        original.postings.iter().map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount }).collect();
+    let postings: Vec<PostingDraft> = original
+        .postings
+        .iter()
+        .map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount })
+        .collect();
     post_entry(
         work,
         EntryDraft {
@@ -425,7 +467,8 @@ pub async fn reverse_entry(work: &UnitOfWork, entry_id: EntryId, reason: String)
 }
 
 pub async fn entry(connection: &impl ConnectionTrait, entry_id: EntryId) -> StoreResult<EntryRecord> {
-    let model = journal_entry::Entity::find_by_id(entry_id).one(connection).await?.ok_or(StoreError::NotFound("entry"))?;
+    let model =
+        journal_entry::Entity::find_by_id(entry_id).one(connection).await?.ok_or(StoreError::NotFound("entry"))?;
     let postings = posting::Entity::find()
         .filter(posting::Column::EntryId.eq(entry_id))
         .order_by_asc(posting::Column::Id)
@@ -496,7 +539,11 @@ pub async fn create_hold(
     hold_by_id(work.txn(), inserted.last_insert_id, work.now()).await
 }
 
-pub async fn hold_by_id(connection: &impl ConnectionTrait, hold_id: i64, now: DateTime<Utc>) -> StoreResult<HoldRecord> {
+pub async fn hold_by_id(
+    connection: &impl ConnectionTrait,
+    hold_id: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<HoldRecord> {
     let model = hold::Entity::find_by_id(hold_id).one(connection).await?.ok_or(StoreError::NotFound("hold"))?;
     Ok(hold_record(model, now))
 }
@@ -524,7 +571,12 @@ fn hold_record(model: hold::Model, now: DateTime<Utc>) -> HoldRecord {
 }
 
 /// Posts a pending hold (all of it, or a smaller amount; the rest is released).
-pub async fn post_hold(work: &UnitOfWork, hold_id: i64, amount: Option<Points>, reason: Option<String>) -> StoreResult<(HoldRecord, EntryRecord)> {
+pub async fn post_hold(
+    work: &UnitOfWork,
+    hold_id: i64,
+    amount: Option<Points>,
+    reason: Option<String>,
+) -> StoreResult<(HoldRecord, EntryRecord)> {
     let current = hold_by_id(work.txn(), hold_id, work.now()).await?;
     let account_ids: BTreeSet<AccountId> = [current.from_account_id, current.to_account_id].into_iter().collect();
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
@@ -536,16 +588,24 @@ pub async fn post_hold(work: &UnitOfWork, hold_id: i64, amount: Option<Points>, 
     let amount = amount.unwrap_or(current.amount);
     let planned = book.post_hold(current.from_account_id, current.to_account_id, current.amount, amount)?;
     write_balances(work.txn(), &book).await?;
-    let reference = if current.reference.reference_type.is_some() { current.reference.clone() } else { Reference::to("hold", hold_id) };
+    let reference = if current.reference.reference_type.is_some() {
+        current.reference.clone()
+    } else {
+        Reference::to("hold", hold_id)
+    };
     let draft = EntryDraft {
         kind: current.kind,
         reason: reason.unwrap_or_else(|| current.reason.clone()),
         reference,
-        postings: planned.iter().map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount }).collect(),
+        postings: planned
+            .iter()
+            .map(|posting| PostingDraft { account_id: posting.account_id, amount: posting.amount })
+            .collect(),
         reverses_entry_id: None,
     };
     let entry = append_entry(work.txn(), &work.context, &draft, &planned).await?;
-    let resolved = resolve_hold(work.txn(), hold_id, HoldStatus::Posted, work.now(), Some(entry.id), Some(amount)).await?;
+    let resolved =
+        resolve_hold(work.txn(), hold_id, HoldStatus::Posted, work.now(), Some(entry.id), Some(amount)).await?;
     assert!(resolved, "a hold checked pending under its accounts' locks resolves");
     Ok((hold_by_id(work.txn(), hold_id, work.now()).await?, entry))
 }
@@ -581,10 +641,9 @@ pub async fn expire_due_holds(work: &UnitOfWork) -> StoreResult<u64> {
     if account_ids.is_empty() {
         return Ok(0);
     }
-    let before = due.len() as u64;
-    let book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    let (book, expired) = lock_book_counting_expiries(work.txn(), &account_ids, work.now()).await?;
     write_balances(work.txn(), &book).await?;
-    Ok(before)
+    Ok(expired)
 }
 
 /// An account's lines, newest first, `limit` at a time after `cursor` (a posting id).
@@ -625,7 +684,10 @@ pub async fn statement(
                 created_at: posting.created_at,
                 kind: EntryKind::parse(&entry.kind).unwrap_or(EntryKind::Adjustment),
                 reason: entry.reason.clone(),
-                reference: Reference { reference_type: entry.reference_type.clone(), reference_id: entry.reference_id.clone() },
+                reference: Reference {
+                    reference_type: entry.reference_type.clone(),
+                    reference_id: entry.reference_id.clone(),
+                },
                 amount: Points::from_minor(posting.amount),
                 balance_after: Points::from_minor(posting.balance_after),
             })
@@ -635,7 +697,11 @@ pub async fn statement(
 }
 
 /// The posted balance at an instant: the running balance of the last posting at or before it.
-pub async fn balance_at(connection: &impl ConnectionTrait, account_id: AccountId, at: DateTime<Utc>) -> StoreResult<Points> {
+pub async fn balance_at(
+    connection: &impl ConnectionTrait,
+    account_id: AccountId,
+    at: DateTime<Utc>,
+) -> StoreResult<Points> {
     let balance_after: Option<i64> = posting::Entity::find()
         .select_only()
         .column(posting::Column::BalanceAfter)
@@ -684,7 +750,8 @@ pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyRepo
         }
         for entry in &entries {
             let stored = by_entry.remove(&entry.id).unwrap_or_default();
-            let pairs: Vec<(AccountId, i64)> = stored.iter().map(|posting| (posting.account_id, posting.amount)).collect();
+            let pairs: Vec<(AccountId, i64)> =
+                stored.iter().map(|posting| (posting.account_id, posting.amount)).collect();
             let content = EntryContent {
                 id: entry.id,
                 kind: &entry.kind,
@@ -701,7 +768,8 @@ pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyRepo
             }
         }
         if let Some((&entry_id, _)) = by_entry.iter().next() {
-            let discrepancy = Discrepancy::Entry { entry_id, problem: "postings refer to an entry missing from the chain".into() };
+            let discrepancy =
+                Discrepancy::Entry { entry_id, problem: "postings refer to an entry missing from the chain".into() };
             return Ok(report(&verifier, 0, Some(discrepancy)));
         }
         after_id = last_id;
@@ -714,10 +782,8 @@ pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyRepo
     let pending_in = pending_sums(connection, hold::Column::ToAccountId).await?;
     let accounts = account::Entity::find().order_by_asc(account::Column::Id).all(connection).await?;
     for account in &accounts {
-        let pending = (
-            pending_out.get(&account.id).copied().unwrap_or(0),
-            pending_in.get(&account.id).copied().unwrap_or(0),
-        );
+        let pending =
+            (pending_out.get(&account.id).copied().unwrap_or(0), pending_in.get(&account.id).copied().unwrap_or(0));
         if let Err(discrepancy) = verifier.account(account.id, &balances(account), pending) {
             return Ok(report(&verifier, accounts.len() as u64, Some(discrepancy)));
         }

@@ -43,7 +43,10 @@ fn record(model: level::Model, budget_account_id: Option<AccountId>) -> LevelRec
     }
 }
 
-async fn budget_accounts(connection: &impl ConnectionTrait, level_ids: Option<&[i64]>) -> StoreResult<HashMap<i64, AccountId>> {
+async fn budget_accounts(
+    connection: &impl ConnectionTrait,
+    level_ids: Option<&[i64]>,
+) -> StoreResult<HashMap<i64, AccountId>> {
     let mut query = account::Entity::find()
         .select_only()
         .column(account::Column::LevelId)
@@ -80,14 +83,22 @@ pub async fn list(connection: &impl ConnectionTrait, root_path: Option<&str>) ->
     }
     let models = query.order_by_asc(level::Column::Id).all(connection).await?;
     let budgets = budget_accounts(connection, None).await?;
-    Ok(models.into_iter().map(|model| {
-        let budget = budgets.get(&model.id).copied();
-        record(model, budget)
-    }).collect())
+    Ok(models
+        .into_iter()
+        .map(|model| {
+            let budget = budgets.get(&model.id).copied();
+            record(model, budget)
+        })
+        .collect())
 }
 
 /// Creates a level with its budget account; a city also gets its issuance, redemption and breakage accounts.
-pub async fn create(work: &UnitOfWork, name: String, kind: LevelKind, parent: Option<&LevelRecord>) -> StoreResult<LevelRecord> {
+pub async fn create(
+    work: &UnitOfWork,
+    name: String,
+    kind: LevelKind,
+    parent: Option<&LevelRecord>,
+) -> StoreResult<LevelRecord> {
     let now = work.now();
     // The path needs the new id, so the row is written with a unique placeholder first.
     let placeholder = format!("pending:{}", uuid::Uuid::new_v4());

@@ -144,7 +144,12 @@ impl Store {
     }
 
     /// Starts a unit of work, or finds the stored answer of an earlier request with the same key.
-    pub async fn begin(&self, actor_id: Option<i64>, request_id: Option<String>, key: Option<IdempotencyKey>) -> StoreResult<Begun> {
+    pub async fn begin(
+        &self,
+        actor_id: Option<i64>,
+        request_id: Option<String>,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Begun> {
         if let Some(key) = &key
             && let Some(replay) = self.find_replay(key).await?
         {
@@ -171,7 +176,9 @@ impl Store {
                     txn.rollback().await?;
                     return match self.find_replay(key).await? {
                         Some(replay) => Ok(Begun::Replayed(replay)),
-                        None => Err(StoreError::Conflict("a request with this Idempotency-Key is still in progress".into())),
+                        None => {
+                            Err(StoreError::Conflict("a request with this Idempotency-Key is still in progress".into()))
+                        }
                     };
                 }
                 Err(error) => return Err(error.into()),
@@ -239,7 +246,13 @@ impl UnitOfWork {
     }
 
     /// Records what changed, in the same transaction as the change.
-    pub async fn audit(&self, action: &str, target_type: &str, target_id: impl ToString, summary: serde_json::Value) -> StoreResult<()> {
+    pub async fn audit(
+        &self,
+        action: &str,
+        target_type: &str,
+        target_id: impl ToString,
+        summary: serde_json::Value,
+    ) -> StoreResult<()> {
         audit::record(&self.txn, &self.context, action, target_type, Some(target_id.to_string()), summary).await
     }
 

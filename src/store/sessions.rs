@@ -42,8 +42,13 @@ pub async fn start(
 
 /// Spends a refresh token. The conditional update makes two concurrent uses of one token end
 /// with exactly one success: the other counts as reuse.
-pub async fn spend(connection: &impl ConnectionTrait, token_hash: &str, now: DateTime<Utc>) -> StoreResult<RefreshOutcome> {
-    let Some(token) = refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(token_hash)).one(connection).await?
+pub async fn spend(
+    connection: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<RefreshOutcome> {
+    let Some(token) =
+        refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(token_hash)).one(connection).await?
     else {
         return Ok(RefreshOutcome::Invalid);
     };

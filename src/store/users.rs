@@ -1,7 +1,9 @@
 //! People: staff and riders.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::{Page, StoreError, StoreResult, UnitOfWork, ledger};
 use crate::domain::ledger::{AccountId, AccountKind};

@@ -1,0 +1,101 @@
+use std::collections::HashSet;
+
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn fifty_simultaneous_spends_of_one_point_from_ten_points() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let rider = app.rider("13800000001", community).await.account_id.unwrap();
+    let budget = app.budget_account(city).await;
+    app.fund(city, "100.00").await;
+    app.transfer(budget, rider, "10.00").await.ok(201);
+
+    let answers = join_all((0..50).map(|_| app.transfer(rider, budget, "1.00"))).await;
+    let succeeded = answers.iter().filter(|answer| answer.status.as_u16() == 201).count();
+    for refused in answers.iter().filter(|answer| answer.status.as_u16() != 201) {
+        refused.problem(422, "insufficient-points");
+    }
+    assert_eq!(succeeded, 10);
+    let account = app.account(rider).await;
+    assert_eq!(account["balance"], "0.00");
+    let statement =
+        app.get(&format!("/api/v1/accounts/{rider}/statement?limit=500"), &app.admin_token).await.ok(200).clone();
+    let balances_after: Vec<&str> =
+        statement["lines"].as_array().unwrap().iter().map(|line| line["balance_after"].as_str().unwrap()).collect();
+    assert!(balances_after.iter().all(|balance| !balance.starts_with('-')), "never below zero: {balances_after:?}");
+    app.assert_verified().await;
+}
+
+#[tokio::test]
+async fn opposite_transfers_between_two_accounts_neither_deadlock_nor_fail() {
+    let app = spawn_app().await;
+    let (city, _, [community_a, community_b]) = app.small_tree().await;
+    let a = app.rider("13800000001", community_a).await.account_id.unwrap();
+    let b = app.rider("13800000002", community_b).await.account_id.unwrap();
+    let budget = app.budget_account(city).await;
+    app.fund(city, "200.00").await;
+    app.transfer(budget, a, "100.00").await.ok(201);
+    app.transfer(budget, b, "100.00").await.ok(201);
+
+    let requests =
+        (0..40).map(|index| if index % 2 == 0 { app.transfer(a, b, "1.00") } else { app.transfer(b, a, "1.00") });
+    let answers = join_all(requests).await;
+    for answer in &answers {
+        answer.ok(201);
+    }
+    assert_eq!(app.balance(a).await, "100.00");
+    assert_eq!(app.balance(b).await, "100.00");
+    app.assert_verified().await;
+}
+
+#[tokio::test]
+async fn simultaneous_retries_with_one_key_post_once() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let rider = app.rider("13800000001", community).await.account_id.unwrap();
+    let budget = app.budget_account(city).await;
+    app.fund(city, "100.00").await;
+    let body = json!({"reason": "award", "transfers": [{"from": budget, "to": rider, "amount": "3.00"}]});
+    let answers = join_all((0..12).map(|_| {
+        app.request_with(
+            reqwest::Method::POST,
+            "/api/v1/entries",
+            Some(&app.admin_token),
+            Some(body.clone()),
+            &[("Idempotency-Key", "same-key")],
+        )
+    }))
+    .await;
+    let ids: HashSet<i64> = answers
+        .iter()
+        .filter_map(|answer| if answer.status.as_u16() == 201 { answer.body["id"].as_i64() } else { None })
+        .collect();
+    for answer in &answers {
+        // A retry that arrives while the first is still in flight may be told so; none posts twice.
+        assert!(answer.status.as_u16() == 201 || answer.status.as_u16() == 409, "{}", answer.body);
+    }
+    assert_eq!(ids.len(), 1, "one entry, whatever the interleaving");
+    assert_eq!(app.balance(rider).await, "3.00");
+    app.assert_verified().await;
+}
+
+#[tokio::test]
+async fn a_hot_budget_paying_many_riders_at_once_stays_exact() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let budget = app.budget_account(city).await;
+    app.fund(city, "25.00").await;
+    let mut riders = Vec::new();
+    for index in 0..10 {
+        riders.push(app.rider(&format!("1380000001{index}"), community).await.account_id.unwrap());
+    }
+    let answers = join_all((0..40).map(|index| app.transfer(budget, riders[index % riders.len()], "1.00"))).await;
+    let succeeded = answers.iter().filter(|answer| answer.status.as_u16() == 201).count();
+    assert_eq!(succeeded, 25, "a budget is never overspent");
+    assert_eq!(app.balance(budget).await, "0.00");
+    app.assert_verified().await;
+}

@@ -1,0 +1,14 @@
+//! Black-box tests over HTTP. Each test starts the real app on port 0 with a fresh database:
+//! a temporary SQLite file, or, when TEST_DATABASE_URL names a PostgreSQL server, a database of
+//! its own there, dropped afterwards.
+
+mod auth;
+mod concurrency;
+mod helpers;
+mod holds;
+mod ledger;
+mod levels;
+mod openapi;
+mod problems;
+mod roles;
+mod users;
