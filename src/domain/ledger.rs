@@ -178,10 +178,7 @@ pub fn transfers_to_postings(transfers: &[Transfer]) -> Vec<PostingDraft> {
 
 /// The exact opposite of an entry's postings.
 pub fn reversal_postings(original: &[PostingDraft]) -> Vec<PostingDraft> {
-    original
-        .iter()
-        .map(|posting| PostingDraft { account_id: posting.account_id, amount: -posting.amount })
-        .collect()
+    original.iter().map(|posting| PostingDraft { account_id: posting.account_id, amount: -posting.amount }).collect()
 }
 
 /// Checks the shape of a manual entry: a reason, 1..=100 transfers, positive amounts, distinct ends.

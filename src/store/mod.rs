@@ -128,8 +128,9 @@ impl Store {
         &self.read
     }
 
+    /// The clock's time, to the microsecond both databases keep.
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        crate::domain::ledger::ledger_time(self.clock.now())
     }
 
     /// Whether the database answers.
@@ -156,7 +157,7 @@ impl Store {
             return Ok(Begun::Replayed(replay));
         }
         let txn = self.write.begin().await?;
-        let context = Context { actor_id, request_id, now: self.clock.now() };
+        let context = Context { actor_id, request_id, now: self.now() };
         let mut idempotency_record_id = None;
         if let Some(key) = &key {
             // Claim the key first: a concurrent request with the same key waits here for us to
