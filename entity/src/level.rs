@@ -12,6 +12,8 @@ pub struct Model {
     pub parent_id: Option<i64>,
     /// Materialised path of ids from the root, e.g. `/1/4/9/`; a level never moves, so it never changes.
     pub path: String,
+    /// When set, the organizer who logged hours at this level cannot approve them.
+    pub approver_must_differ: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -5,12 +5,20 @@
 //! boundary.
 
 pub mod account;
+pub mod activity;
 pub mod audit_event;
+pub mod category;
+pub mod category_rule;
+pub mod hazard_report;
+pub mod hazard_report_event;
 pub mod hold;
+pub mod hour_log;
 pub mod idempotency_key;
 pub mod journal_entry;
 pub mod ledger_head;
 pub mod level;
 pub mod posting;
 pub mod refresh_token;
+pub mod squad;
+pub mod squad_member;
 pub mod user;

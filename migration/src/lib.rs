@@ -5,12 +5,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_people;
 mod m20261122_000002_ledger;
+mod m20261122_000003_volunteering;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_people::Migration), Box::new(m20261122_000002_ledger::Migration)]
+        vec![
+            Box::new(m20261122_000001_people::Migration),
+            Box::new(m20261122_000002_ledger::Migration),
+            Box::new(m20261122_000003_volunteering::Migration),
+        ]
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod ledger;
 pub mod people;
 pub mod points;
+pub mod volunteering;
 
 use std::fmt;
 
@@ -12,11 +13,17 @@ use std::fmt;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// A stable code for the kind of error where callers may act on it (e.g. `overlapping-hours`).
+    pub code: Option<&'static str>,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), code: None }
+    }
+
+    pub fn coded(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into(), code: Some(code) }
     }
 }
 

@@ -39,11 +39,14 @@ pub struct ProblemField {
     /// The field, as a path into the request: `transfers[0].amount`, or a query parameter name.
     pub field: String,
     pub message: String,
+    /// A stable code for errors callers may act on, e.g. `overlapping-hours` or `daily-cap-exceeded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl From<FieldError> for ProblemField {
     fn from(error: FieldError) -> Self {
-        ProblemField { field: error.field, message: error.message }
+        ProblemField { field: error.field, message: error.message, code: error.code.map(str::to_owned) }
     }
 }
 

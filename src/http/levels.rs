@@ -24,8 +24,11 @@ pub struct CreateLevel {
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct RenameLevel {
-    pub name: String,
+pub struct UpdateLevel {
+    /// A new name.
+    pub name: Option<String>,
+    /// Require hours logged at this level to be approved by someone other than who logged them.
+    pub approver_must_differ: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -135,11 +138,11 @@ pub async fn get_level(
     Ok(Json(LevelView::from(level_store::find(state.store.reader(), level_id).await?)))
 }
 
-/// Rename a level.
+/// Rename a level or change its settings.
 #[utoipa::path(patch, path = "/api/v1/levels/{id}", tag = "levels",
     security(("bearer" = [])),
     params(("id" = i64, Path)),
-    request_body = RenameLevel,
+    request_body = UpdateLevel,
     responses((status = 200, body = LevelView), (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -150,12 +153,18 @@ pub async fn rename_level(
     caller: Caller<AdminOnly>,
     write: WriteRequest,
     Path(level_id): Path<i64>,
-    Json(body): Json<RenameLevel>,
+    Json(body): Json<UpdateLevel>,
 ) -> ApiResult<Json<LevelView>> {
-    let name = people::level_name(&body.name)?;
+    let name = body.name.as_deref().map(people::level_name).transpose()?;
     let work = state.begin(caller.user_id, &write, &body).await?;
-    let level = level_store::rename(&work, level_id, name).await?;
-    work.audit("level.rename", "level", level.id, json!({ "name": level.name })).await?;
+    let level = level_store::update(&work, level_id, name, body.approver_must_differ).await?;
+    work.audit(
+        "level.update",
+        "level",
+        level.id,
+        json!({ "name": level.name, "approver_must_differ": level.approver_must_differ }),
+    )
+    .await?;
     let view = LevelView::from(level);
     work.commit(200, &view).await?;
     Ok(Json(view))

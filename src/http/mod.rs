@@ -9,12 +9,16 @@ pub mod auth;
 pub mod entries;
 pub mod error;
 pub mod extract;
+pub mod hazards;
 pub mod health;
 pub mod holds;
+pub mod hours;
 pub mod levels;
 pub mod metrics;
+pub mod reports;
 pub mod users;
 pub mod views;
+pub mod volunteering;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -150,6 +154,8 @@ fn request_fingerprint(path: &str, body: &impl Serialize) -> String {
         (name = "levels", description = "The union's tree: city → district → street → community"),
         (name = "users", description = "Staff and riders"),
         (name = "ledger", description = "Accounts, entries, budgets, holds, statements and verification"),
+        (name = "volunteering", description = "Categories and point rules, squads, activities, hours, hazard reports"),
+        (name = "reports", description = "Totals for organizers, CSV exports, leaderboards"),
     )
 )]
 struct ApiDoc;
@@ -193,6 +199,26 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(holds::get_hold))
         .routes(routes!(holds::post_hold))
         .routes(routes!(holds::void_hold))
+        .routes(routes!(volunteering::list_categories))
+        .routes(routes!(volunteering::put_rule))
+        .routes(routes!(volunteering::create_squad, volunteering::list_squads))
+        .routes(routes!(volunteering::get_squad))
+        .routes(routes!(volunteering::add_members))
+        .routes(routes!(volunteering::create_activity, volunteering::list_activities))
+        .routes(routes!(volunteering::get_activity))
+        .routes(routes!(volunteering::set_activity_status))
+        .routes(routes!(hours::log_hours))
+        .routes(routes!(hours::check_in))
+        .routes(routes!(hours::check_out))
+        .routes(routes!(hours::list_hours))
+        .routes(routes!(hours::approve_hours))
+        .routes(routes!(hours::reject_hours))
+        .routes(routes!(hours::reverse_hours))
+        .routes(routes!(hazards::create_hazard_report, hazards::list_hazard_reports))
+        .routes(routes!(hazards::get_hazard_report))
+        .routes(routes!(hazards::set_hazard_status))
+        .routes(routes!(reports::volunteering_report))
+        .routes(routes!(reports::leaderboard))
 }
 
 /// The OpenAPI description, as committed in openapi.yaml.

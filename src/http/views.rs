@@ -34,6 +34,8 @@ pub struct LevelView {
     pub parent_id: Option<i64>,
     /// The account that holds this level's budget.
     pub budget_account_id: Option<i64>,
+    /// Whether hours logged at this level must be approved by someone other than who logged them.
+    pub approver_must_differ: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -46,6 +48,7 @@ impl From<LevelRecord> for LevelView {
             kind: level.kind,
             parent_id: level.parent_id,
             budget_account_id: level.budget_account_id,
+            approver_must_differ: level.approver_must_differ,
             created_at: level.created_at,
             updated_at: level.updated_at,
         }

@@ -324,93 +324,135 @@ async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> Store
     Ok(())
 }
 
-/// Appends an applied entry to the hash chain: the chain head is locked last, and only for this.
+/// Rows per multi-row insert: well under SQLite's limit of bound parameters.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Appends applied entries to the hash chain, in order: the chain head is locked last, once for
+/// the whole batch, and only for this.
+async fn append_entries(
+    connection: &impl ConnectionTrait,
+    context: &Context,
+    batch: &[(&EntryDraft, Vec<PlannedPosting>)],
+) -> StoreResult<Vec<EntryRecord>> {
+    let head = ledger_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(connection)
+        .await?
+        .ok_or(StoreError::NotFound("ledger head"))?;
+    // Entry times never run backwards along the chain, so time order is chain order.
+    let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
+    let mut prev_hash = head.last_hash;
+    let mut records = Vec::with_capacity(batch.len());
+    let mut entry_rows = Vec::with_capacity(batch.len());
+    let mut posting_rows = Vec::new();
+    for (offset, (draft, planned)) in batch.iter().enumerate() {
+        let id = head.last_entry_id + 1 + offset as i64;
+        let posting_pairs: Vec<(AccountId, i64)> =
+            planned.iter().map(|posting| (posting.account_id, posting.amount.minor())).collect();
+        let content = EntryContent {
+            id,
+            kind: draft.kind.as_str(),
+            reason: &draft.reason,
+            reference_type: draft.reference.reference_type.as_deref(),
+            reference_id: draft.reference.reference_id.as_deref(),
+            actor_id: context.actor_id,
+            created_at,
+            reverses_entry_id: draft.reverses_entry_id,
+            postings: &posting_pairs,
+        };
+        let hash = entry_hash(&prev_hash, &content);
+        entry_rows.push(journal_entry::ActiveModel {
+            id: Set(id),
+            kind: Set(draft.kind.as_str().to_owned()),
+            reason: Set(draft.reason.clone()),
+            reference_type: Set(draft.reference.reference_type.clone()),
+            reference_id: Set(draft.reference.reference_id.clone()),
+            actor_id: Set(context.actor_id),
+            created_at: Set(created_at),
+            reverses_entry_id: Set(draft.reverses_entry_id),
+            prev_hash: Set(prev_hash.clone()),
+            hash: Set(hash.clone()),
+        });
+        posting_rows.extend(planned.iter().map(|posting| posting::ActiveModel {
+            entry_id: Set(id),
+            account_id: Set(posting.account_id),
+            amount: Set(posting.amount.minor()),
+            balance_after: Set(posting.balance_after.minor()),
+            created_at: Set(created_at),
+            ..Default::default()
+        }));
+        records.push(EntryRecord {
+            id,
+            kind: draft.kind,
+            reason: draft.reason.clone(),
+            reference_type: draft.reference.reference_type.clone(),
+            reference_id: draft.reference.reference_id.clone(),
+            actor_id: context.actor_id,
+            created_at,
+            reverses_entry_id: draft.reverses_entry_id,
+            reversed_by_entry_id: None,
+            hash: hash.clone(),
+            prev_hash: std::mem::replace(&mut prev_hash, hash),
+            postings: planned
+                .iter()
+                .map(|posting| PostingRecord {
+                    account_id: posting.account_id,
+                    amount: posting.amount,
+                    balance_after: posting.balance_after,
+                })
+                .collect(),
+        });
+    }
+    let reversal = batch.iter().find_map(|(draft, _)| draft.reverses_entry_id);
+    for chunk in entry_rows.chunks(ROWS_PER_INSERT) {
+        journal_entry::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await.map_err(|error| {
+            match reversal {
+                Some(entry_id) if StoreError::is_unique_violation(&error) => {
+                    StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
+                }
+                _ => error.into(),
+            }
+        })?;
+    }
+    for chunk in posting_rows.chunks(ROWS_PER_INSERT) {
+        posting::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await?;
+    }
+    let last = records.last().expect("a batch holds at least one entry");
+    ledger_head::Entity::update_many()
+        .col_expr(ledger_head::Column::LastEntryId, Expr::value(last.id))
+        .col_expr(ledger_head::Column::LastHash, Expr::value(last.hash.clone()))
+        .col_expr(ledger_head::Column::LastAt, Expr::value(created_at))
+        .filter(ledger_head::Column::Id.eq(1))
+        .exec(connection)
+        .await?;
+    Ok(records)
+}
+
 async fn append_entry(
     connection: &impl ConnectionTrait,
     context: &Context,
     draft: &EntryDraft,
     planned: &[PlannedPosting],
 ) -> StoreResult<EntryRecord> {
-    let head = ledger_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(connection)
-        .await?
-        .ok_or(StoreError::NotFound("ledger head"))?;
-    let id = head.last_entry_id + 1;
-    // Entry times never run backwards along the chain, so time order is chain order.
-    let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
-    let posting_pairs: Vec<(AccountId, i64)> =
-        planned.iter().map(|posting| (posting.account_id, posting.amount.minor())).collect();
-    let content = EntryContent {
-        id,
-        kind: draft.kind.as_str(),
-        reason: &draft.reason,
-        reference_type: draft.reference.reference_type.as_deref(),
-        reference_id: draft.reference.reference_id.as_deref(),
-        actor_id: context.actor_id,
-        created_at,
-        reverses_entry_id: draft.reverses_entry_id,
-        postings: &posting_pairs,
-    };
-    let hash = entry_hash(&head.last_hash, &content);
-    journal_entry::Entity::insert(journal_entry::ActiveModel {
-        id: Set(id),
-        kind: Set(draft.kind.as_str().to_owned()),
-        reason: Set(draft.reason.clone()),
-        reference_type: Set(draft.reference.reference_type.clone()),
-        reference_id: Set(draft.reference.reference_id.clone()),
-        actor_id: Set(context.actor_id),
-        created_at: Set(created_at),
-        reverses_entry_id: Set(draft.reverses_entry_id),
-        prev_hash: Set(head.last_hash.clone()),
-        hash: Set(hash.clone()),
-    })
-    .exec_without_returning(connection)
-    .await
-    .map_err(|error| match draft.reverses_entry_id {
-        Some(entry_id) if StoreError::is_unique_violation(&error) => {
-            StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
-        }
-        _ => error.into(),
-    })?;
-    posting::Entity::insert_many(planned.iter().map(|posting| posting::ActiveModel {
-        entry_id: Set(id),
-        account_id: Set(posting.account_id),
-        amount: Set(posting.amount.minor()),
-        balance_after: Set(posting.balance_after.minor()),
-        created_at: Set(created_at),
-        ..Default::default()
-    }))
-    .exec_without_returning(connection)
-    .await?;
-    ledger_head::Entity::update_many()
-        .col_expr(ledger_head::Column::LastEntryId, Expr::value(id))
-        .col_expr(ledger_head::Column::LastHash, Expr::value(hash.clone()))
-        .col_expr(ledger_head::Column::LastAt, Expr::value(created_at))
-        .filter(ledger_head::Column::Id.eq(1))
-        .exec(connection)
-        .await?;
-    Ok(EntryRecord {
-        id,
-        kind: draft.kind,
-        reason: draft.reason.clone(),
-        reference_type: draft.reference.reference_type.clone(),
-        reference_id: draft.reference.reference_id.clone(),
-        actor_id: context.actor_id,
-        created_at,
-        reverses_entry_id: draft.reverses_entry_id,
-        reversed_by_entry_id: None,
-        hash,
-        prev_hash: head.last_hash,
-        postings: planned
-            .iter()
-            .map(|posting| PostingRecord {
-                account_id: posting.account_id,
-                amount: posting.amount,
-                balance_after: posting.balance_after,
-            })
-            .collect(),
-    })
+    let mut records = append_entries(connection, context, &[(draft, planned.to_vec())]).await?;
+    Ok(records.remove(0))
+}
+
+/// Posts several entries in one go, all or none: the accounts of all of them are locked together,
+/// each entry is applied in order, and the chain head is taken once. For bulk approvals.
+pub async fn post_entries(work: &UnitOfWork, drafts: &[EntryDraft]) -> StoreResult<Vec<EntryRecord>> {
+    if drafts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let account_ids: BTreeSet<AccountId> =
+        drafts.iter().flat_map(|draft| draft.postings.iter().map(|posting| posting.account_id)).collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    let mut batch = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        batch.push((draft, book.post(&draft.postings)?));
+    }
+    write_balances(work.txn(), &book).await?;
+    append_entries(work.txn(), &work.context, &batch).await
 }
 
 /// Posts an entry: the heart of every award, redemption, transfer and reversal.

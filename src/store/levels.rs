@@ -18,6 +18,8 @@ pub struct LevelRecord {
     pub kind: LevelKind,
     pub parent_id: Option<i64>,
     pub path: String,
+    /// When set, whoever logged hours at this level cannot approve them.
+    pub approver_must_differ: bool,
     pub budget_account_id: Option<AccountId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -37,6 +39,7 @@ fn record(model: level::Model, budget_account_id: Option<AccountId>) -> LevelRec
         kind: LevelKind::parse(&model.kind).unwrap_or(LevelKind::Community),
         parent_id: model.parent_id,
         path: model.path,
+        approver_must_differ: model.approver_must_differ,
         budget_account_id,
         created_at: model.created_at,
         updated_at: model.updated_at,
@@ -72,6 +75,17 @@ pub async fn path_of(connection: &impl ConnectionTrait, level_id: i64) -> StoreR
         .column(level::Column::Path)
         .into_tuple::<String>()
         .one(connection)
+        .await?)
+}
+
+/// The ids of the levels at and under `root_path`.
+pub async fn ids_under(connection: &impl ConnectionTrait, root_path: &str) -> StoreResult<Vec<i64>> {
+    Ok(level::Entity::find()
+        .select_only()
+        .column(level::Column::Id)
+        .filter(level::Column::Path.starts_with(root_path))
+        .into_tuple()
+        .all(connection)
         .await?)
 }
 
@@ -129,10 +143,21 @@ pub async fn create(
     find(work.txn(), id).await
 }
 
-pub async fn rename(work: &UnitOfWork, level_id: i64, name: String) -> StoreResult<LevelRecord> {
-    let result = level::Entity::update_many()
-        .col_expr(level::Column::Name, Expr::value(name))
-        .col_expr(level::Column::UpdatedAt, Expr::value(work.now()))
+/// Renames a level and/or changes its settings.
+pub async fn update(
+    work: &UnitOfWork,
+    level_id: i64,
+    name: Option<String>,
+    approver_must_differ: Option<bool>,
+) -> StoreResult<LevelRecord> {
+    let mut update = level::Entity::update_many().col_expr(level::Column::UpdatedAt, Expr::value(work.now()));
+    if let Some(name) = name {
+        update = update.col_expr(level::Column::Name, Expr::value(name));
+    }
+    if let Some(approver_must_differ) = approver_must_differ {
+        update = update.col_expr(level::Column::ApproverMustDiffer, Expr::value(approver_must_differ));
+    }
+    let result = update
         .filter(level::Column::Id.eq(level_id))
         .exec(work.txn())
         .await?;

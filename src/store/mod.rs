@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod levels;
 pub mod sessions;
 pub mod users;
+pub mod volunteering;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +118,7 @@ impl Store {
             Store { read: write.clone(), write, clock }
         };
         ledger::ensure_genesis(&store.write).await?;
+        volunteering::ensure_default_categories(&store.write, store.now()).await?;
         Ok(store)
     }
 

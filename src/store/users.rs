@@ -8,7 +8,7 @@ use sea_orm::{
 use super::{Page, StoreError, StoreResult, UnitOfWork, ledger};
 use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::people::Role;
-use entity::{account, level, user};
+use entity::{account, user};
 
 #[derive(Clone, Debug)]
 pub struct UserRecord {
@@ -119,14 +119,7 @@ pub async fn list(
 ) -> StoreResult<Page<UserRecord>> {
     let mut query = user::Entity::find();
     if let Some(root_path) = root_path {
-        let level_ids: Vec<i64> = level::Entity::find()
-            .select_only()
-            .column(level::Column::Id)
-            .filter(level::Column::Path.starts_with(root_path))
-            .into_tuple()
-            .all(connection)
-            .await?;
-        query = query.filter(user::Column::LevelId.is_in(level_ids));
+        query = query.filter(user::Column::LevelId.is_in(super::levels::ids_under(connection, root_path).await?));
     }
     if let Some(role) = role {
         query = query.filter(user::Column::Role.eq(role.as_str()));
