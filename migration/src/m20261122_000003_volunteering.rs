@@ -173,7 +173,9 @@ impl MigrationTrait for Migration {
                     .col(text_null("note"))
                     .col(big_integer_null("actor_id"))
                     .col(timestamp_with_time_zone("at"))
-                    .foreign_key(ForeignKey::create().from("hazard_report_events", "report_id").to("hazard_reports", "id"))
+                    .foreign_key(
+                        ForeignKey::create().from("hazard_report_events", "report_id").to("hazard_reports", "id"),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -147,8 +147,9 @@ impl Rule {
     /// Points for `minutes` of service: hourly rate × hours × multiplier, rounded half to even to
     /// the hundredth, plus the outcome's bonus (the bonus is not multiplied).
     pub fn award_for_hours(&self, minutes: i64, outcome: Outcome, served_at: DateTime<Utc>) -> Option<Points> {
-        let numerator =
-            i128::from(self.points_per_hour.minor()) * i128::from(minutes) * i128::from(self.multiplier_bp_at(served_at));
+        let numerator = i128::from(self.points_per_hour.minor())
+            * i128::from(minutes)
+            * i128::from(self.multiplier_bp_at(served_at));
         let denominator = 60 * i128::from(MULTIPLIER_ONE_BP);
         let hourly = i64::try_from(divide_half_even(numerator, denominator)).ok()?;
         Points::from_minor(hourly).checked_add(self.bonus(outcome))
@@ -176,7 +177,11 @@ impl Rule {
         if let Some((from, until)) = self.multiplier_window {
             validator.check(from < until, "multiplier.until", "must be after `from`");
         }
-        validator.check((15..=24 * 60).contains(&self.daily_cap_minutes), "daily_cap_hours", "must be between 0.25 and 24");
+        validator.check(
+            (15..=24 * 60).contains(&self.daily_cap_minutes),
+            "daily_cap_hours",
+            "must be between 0.25 and 24",
+        );
         validator.finish()
     }
 }
@@ -222,7 +227,8 @@ pub fn urls(field: &str, urls: &[String]) -> Result<Vec<String>, Invalid> {
             && url.len() <= URL_CHARS_MAX
             && !url.chars().any(char::is_whitespace);
         if !valid {
-            validator.push(FieldError::new(format!("{field}[{index}]"), "must be an http(s) URL of at most 500 characters"));
+            validator
+                .push(FieldError::new(format!("{field}[{index}]"), "must be an http(s) URL of at most 500 characters"));
         }
     }
     validator.finish()?;
@@ -321,13 +327,21 @@ pub fn check_hour_rows(check: &HourCheck<'_>, rows: &[HourRow]) -> Result<Vec<Ch
         let field = |name: &str| format!("rows[{index}].{name}");
         let before = errors.len();
         if !(check.rider_in_scope)(row.rider_id) {
-            errors.push(FieldError::coded(field("rider_id"), guard::UNKNOWN_RIDER, "is not a rider of this activity's level"));
+            errors.push(FieldError::coded(
+                field("rider_id"),
+                guard::UNKNOWN_RIDER,
+                "is not a rider of this activity's level",
+            ));
         }
         let (started_at, ended_at, minutes) = match (row.hours, row.started_at, row.ended_at) {
             (Some(hours), None, None) => match hours_to_minutes(hours) {
                 Some(minutes) => (None, None, minutes),
                 None => {
-                    errors.push(FieldError::coded(field("hours"), guard::INVALID_HOURS, "must be positive whole minutes, e.g. 1.5 or 2.25"));
+                    errors.push(FieldError::coded(
+                        field("hours"),
+                        guard::INVALID_HOURS,
+                        "must be positive whole minutes, e.g. 1.5 or 2.25",
+                    ));
                     continue;
                 }
             },
@@ -339,12 +353,20 @@ pub fn check_hour_rows(check: &HourCheck<'_>, rows: &[HourRow]) -> Result<Vec<Ch
                 continue;
             }
             _ => {
-                errors.push(FieldError::coded(field("hours"), guard::INVALID_HOURS, "give either hours, or started_at and ended_at"));
+                errors.push(FieldError::coded(
+                    field("hours"),
+                    guard::INVALID_HOURS,
+                    "give either hours, or started_at and ended_at",
+                ));
                 continue;
             }
         };
         if minutes <= 0 {
-            errors.push(FieldError::coded(field("ended_at"), guard::INVALID_HOURS, "must be at least a minute after started_at"));
+            errors.push(FieldError::coded(
+                field("ended_at"),
+                guard::INVALID_HOURS,
+                "must be at least a minute after started_at",
+            ));
             continue;
         }
         if row.evidence_urls.is_empty() {
@@ -364,13 +386,20 @@ pub fn check_hour_rows(check: &HourCheck<'_>, rows: &[HourRow]) -> Result<Vec<Ch
         if let (Some(started_at), Some(ended_at)) = (started_at, ended_at)
             && (started_at < check.activity.starts_at || ended_at > check.activity.ends_at)
         {
-            errors.push(FieldError::coded(field("started_at"), guard::OUTSIDE_ACTIVITY, "must lie within the activity's start and end"));
+            errors.push(FieldError::coded(
+                field("started_at"),
+                guard::OUTSIDE_ACTIVITY,
+                "must lie within the activity's start and end",
+            ));
         }
         if minutes > check.activity.length_minutes() {
             errors.push(FieldError::coded(
                 field("hours"),
                 guard::OUTSIDE_ACTIVITY,
-                format!("honor hours cannot exceed the activity's length ({} h)", minutes_to_hours(check.activity.length_minutes())),
+                format!(
+                    "honor hours cannot exceed the activity's length ({} h)",
+                    minutes_to_hours(check.activity.length_minutes())
+                ),
             ));
         }
         if errors.len() > before {
@@ -397,19 +426,30 @@ pub fn check_hour_rows(check: &HourCheck<'_>, rows: &[HourRow]) -> Result<Vec<Ch
 
 /// Checks one more log of a rider against the batch so far and what is already logged: one log per
 /// rider per activity, no overlapping times, no more than the daily cap.
-pub fn conflict(check: &HourCheck<'_>, batch: &[CheckedHours], candidate: &CheckedHours, field: &str) -> Option<FieldError> {
+pub fn conflict(
+    check: &HourCheck<'_>,
+    batch: &[CheckedHours],
+    candidate: &CheckedHours,
+    field: &str,
+) -> Option<FieldError> {
     let same_rider_existing = check.existing.iter().filter(|log| log.rider_id == candidate.rider_id);
     let same_rider_batch = batch.iter().filter(|log| log.rider_id == candidate.rider_id);
     if check.existing.iter().any(|log| log.rider_id == candidate.rider_id && log.activity_id == check.activity_id)
         || batch.iter().any(|log| log.rider_id == candidate.rider_id)
     {
-        return Some(FieldError::coded(field, guard::OVERLAPPING_HOURS, "this rider already has hours at this activity"));
+        return Some(FieldError::coded(
+            field,
+            guard::OVERLAPPING_HOURS,
+            "this rider already has hours at this activity",
+        ));
     }
     let interval = candidate.started_at.zip(candidate.ended_at);
-    let overlaps = |started_at: Option<DateTime<Utc>>, ended_at: Option<DateTime<Utc>>| match (interval, started_at.zip(ended_at)) {
-        (Some((start, end)), Some((other_start, other_end))) => start < other_end && other_start < end,
-        _ => false,
-    };
+    let overlaps =
+        |started_at: Option<DateTime<Utc>>, ended_at: Option<DateTime<Utc>>| match (interval, started_at.zip(ended_at))
+        {
+            (Some((start, end)), Some((other_start, other_end))) => start < other_end && other_start < end,
+            _ => false,
+        };
     if same_rider_existing.clone().any(|log| overlaps(log.started_at, log.ended_at))
         || same_rider_batch.clone().any(|log| overlaps(log.started_at, log.ended_at))
     {
@@ -525,7 +565,11 @@ mod tests {
     }
 
     fn activity() -> ActivityWindow {
-        ActivityWindow { status: ActivityStatus::Open, starts_at: at("2026-09-14T00:00:00Z"), ends_at: at("2026-09-14T12:00:00Z") }
+        ActivityWindow {
+            status: ActivityStatus::Open,
+            starts_at: at("2026-09-14T00:00:00Z"),
+            ends_at: at("2026-09-14T12:00:00Z"),
+        }
     }
 
     fn row(rider_id: i64, hours: i64) -> HourRow {
@@ -591,7 +635,14 @@ mod tests {
         let mut activity = activity();
         activity.status = ActivityStatus::Closed;
         let in_scope = |_: i64| true;
-        let check = HourCheck { activity_id: 1, category_code: "x", activity: &activity, rule: &rule, rider_in_scope: &in_scope, existing: &[] };
+        let check = HourCheck {
+            activity_id: 1,
+            category_code: "x",
+            activity: &activity,
+            rule: &rule,
+            rider_in_scope: &in_scope,
+            existing: &[],
+        };
         let Invalid(errors) = check_hour_rows(&check, &[row(1, 1)]).unwrap_err();
         assert_eq!(errors[0].code, Some(guard::ACTIVITY_NOT_OPEN));
     }

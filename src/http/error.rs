@@ -162,14 +162,20 @@ impl IntoResponse for ApiError {
                     [only] => format!("{}: {}", only.field, only.message),
                     _ => format!("{} fields are invalid; see `errors`", errors.len()),
                 };
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation-error",
-                    "Invalid input",
-                    detail,
-                    errors,
-                    serde_json::Map::new(),
-                )
+                // When every error is of one coded kind (overlapping hours, say), that kind is the
+                // problem's type; otherwise it is a validation error listing them all.
+                let shared_code = errors
+                    .first()
+                    .and_then(|first| first.code)
+                    .filter(|code| errors.iter().all(|error| error.code == Some(*code)));
+                let (status, slug) = match shared_code {
+                    Some(code) if code == crate::domain::volunteering::guard::ACTIVITY_NOT_OPEN => {
+                        (StatusCode::CONFLICT, code)
+                    }
+                    Some(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
+                    None => (StatusCode::UNPROCESSABLE_ENTITY, "validation-error"),
+                };
+                (status, slug, "Invalid input", detail, errors, serde_json::Map::new())
             }
             ApiError::BadRequest { slug, title, detail } => {
                 (StatusCode::BAD_REQUEST, slug, title, detail, vec![], Default::default())

@@ -144,7 +144,11 @@ pub async fn create_hazard_report(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn visible_report<R: super::extract::Allowed>(state: &AppState, caller: &Caller<R>, report_id: i64) -> ApiResult<HazardReportRecord> {
+async fn visible_report<R: super::extract::Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    report_id: i64,
+) -> ApiResult<HazardReportRecord> {
     let report = match store::hazard_report_by_id(state.store.reader(), report_id).await {
         Ok(report) => report,
         Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
@@ -167,7 +171,11 @@ async fn visible_report<R: super::extract::Allowed>(state: &AppState, caller: &C
     responses((status = 200, body = HazardReportView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_hazard_report(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(report_id): Path<i64>) -> ApiResult<Json<HazardReportView>> {
+pub async fn get_hazard_report(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(report_id): Path<i64>,
+) -> ApiResult<Json<HazardReportView>> {
     Ok(Json(visible_report(&state, &caller, report_id).await?.into()))
 }
 
@@ -184,8 +192,13 @@ pub async fn list_hazard_reports(
     Query(query): Query<HazardQuery>,
 ) -> ApiResult<Json<HazardReportList>> {
     let limit = page_limit(query.limit)?;
-    let (rider, root) = if caller.role == Role::Rider { (Some(caller.user_id), None) } else { (None, state.scope_root(&caller).await?) };
-    let page = store::hazard_reports(state.store.reader(), rider, root.as_deref(), query.status, limit, query.cursor).await?;
+    let (rider, root) = if caller.role == Role::Rider {
+        (Some(caller.user_id), None)
+    } else {
+        (None, state.scope_root(&caller).await?)
+    };
+    let page =
+        store::hazard_reports(state.store.reader(), rider, root.as_deref(), query.status, limit, query.cursor).await?;
     Ok(Json(HazardReportList {
         reports: page.items.into_iter().map(|report| summary(report, Vec::new())).collect(),
         next_cursor: page.next_cursor,
@@ -225,8 +238,13 @@ pub async fn set_hazard_status(
     }
     let work = state.begin(caller.user_id, &write, &body).await?;
     let report = store::advance_hazard_report(&work, report_id, current, body.status, note).await?;
-    work.audit("hazard.status", "hazard_report", report_id, json!({ "status": body.status, "award_entry_id": report.report.award_entry_id }))
-        .await?;
+    work.audit(
+        "hazard.status",
+        "hazard_report",
+        report_id,
+        json!({ "status": body.status, "award_entry_id": report.report.award_entry_id }),
+    )
+    .await?;
     let view = HazardReportView::from(report);
     work.commit(200, &view).await?;
     Ok(Json(view))

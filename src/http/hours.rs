@@ -206,7 +206,8 @@ pub async fn log_hours(
         .collect();
     let work = state.begin(caller.user_id, &write, &body).await?;
     // Existing hours are read inside the transaction, so a concurrent batch cannot slip past the checks.
-    let existing = store::counting_logs(work.txn(), &rider_ids, activity.id, activity.starts_at, activity.ends_at).await?;
+    let existing =
+        store::counting_logs(work.txn(), &rider_ids, activity.id, activity.starts_at, activity.ends_at).await?;
     let in_scope = |rider_id: i64| eligible.contains_key(&rider_id);
     let window = activity.window();
     let check = HourCheck {
@@ -313,7 +314,11 @@ pub async fn check_out(
     let category = store::category(state.store.reader(), &activity.category_code).await?;
     let work = state.begin(caller.user_id, &write, &activity_id).await?;
     let Some(open) = store::open_check_in(work.txn(), activity.id, caller.user_id).await? else {
-        return Err(ApiError::Conflict { slug: "not-checked-in", title: "Not checked in", detail: "check in first".into() });
+        return Err(ApiError::Conflict {
+            slug: "not-checked-in",
+            title: "Not checked in",
+            detail: "check in first".into(),
+        });
     };
     let started_at = open.started_at.unwrap_or(activity.starts_at);
     let now = work.now();
@@ -361,12 +366,26 @@ pub async fn check_out(
     responses((status = 200, body = HourLogList), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 422, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn list_hours(State(state): State<AppState>, caller: Caller<AnyPerson>, Query(query): Query<HourQuery>) -> ApiResult<Json<HourLogList>> {
+pub async fn list_hours(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Query(query): Query<HourQuery>,
+) -> ApiResult<Json<HourLogList>> {
     let limit = page_limit(query.limit)?;
     let filter = if caller.role == Role::Rider {
-        LogFilter { root_path: None, activity_id: query.activity_id, rider_id: Some(caller.user_id), status: query.status }
+        LogFilter {
+            root_path: None,
+            activity_id: query.activity_id,
+            rider_id: Some(caller.user_id),
+            status: query.status,
+        }
     } else {
-        LogFilter { root_path: state.scope_root(&caller).await?, activity_id: query.activity_id, rider_id: query.rider_id, status: query.status }
+        LogFilter {
+            root_path: state.scope_root(&caller).await?,
+            activity_id: query.activity_id,
+            rider_id: query.rider_id,
+            status: query.status,
+        }
     };
     let page = store::logs(state.store.reader(), &filter, limit, query.cursor).await?;
     Ok(Json(HourLogList { logs: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
@@ -374,11 +393,20 @@ pub async fn list_hours(State(state): State<AppState>, caller: Caller<AnyPerson>
 
 /// Refuses unless every log exists and lies in the caller's subtree; with `approving`, also
 /// refuses logs the caller logged where the level asks for a second person to approve.
-async fn logs_in_scope(state: &AppState, caller: &Caller<Staff>, log_ids: &[i64], approving: bool) -> ApiResult<Vec<HourLogRecord>> {
+async fn logs_in_scope(
+    state: &AppState,
+    caller: &Caller<Staff>,
+    log_ids: &[i64],
+    approving: bool,
+) -> ApiResult<Vec<HourLogRecord>> {
     let logs = store::logs_by_ids(state.store.reader(), log_ids).await?;
     let found: HashSet<i64> = logs.iter().map(|log| log.id).collect();
     if let Some(missing) = log_ids.iter().find(|id| !found.contains(id)) {
-        return Err(if caller.sees_everything() { ApiError::NotFound(format!("no hour log {missing}")) } else { ApiError::forbidden() });
+        return Err(if caller.sees_everything() {
+            ApiError::NotFound(format!("no hour log {missing}"))
+        } else {
+            ApiError::forbidden()
+        });
     }
     let root = state.scope_root(caller).await?;
     for log in &logs {
@@ -495,7 +523,13 @@ pub async fn reverse_hours(
     logs_in_scope(&state, &caller, &[log_id], false).await?;
     let work = state.begin(caller.user_id, &write, &body).await?;
     let (log, reversal) = store::reverse(&work, log_id, reason).await?;
-    work.audit("hours.reverse", "hour_log", log_id, json!({ "reversal_entry_id": reversal.as_ref().map(|entry| entry.id) })).await?;
+    work.audit(
+        "hours.reverse",
+        "hour_log",
+        log_id,
+        json!({ "reversal_entry_id": reversal.as_ref().map(|entry| entry.id) }),
+    )
+    .await?;
     let view = ReversedLog { log: log.into(), reversal: reversal.map(Into::into) };
     work.commit(200, &view).await?;
     Ok(Json(view))

@@ -105,7 +105,13 @@ impl Totals {
     }
 
     fn row(&self, key: String, label: String) -> ReportRow {
-        ReportRow { key, label, hours: minutes_to_hours(self.minutes), points: Points::from_minor(self.points), logs: self.logs }
+        ReportRow {
+            key,
+            label,
+            hours: minutes_to_hours(self.minutes),
+            points: Points::from_minor(self.points),
+            logs: self.logs,
+        }
     }
 }
 
@@ -155,14 +161,21 @@ pub async fn volunteering_report(
             .into_iter()
             .map(|category| (category.code, format!("{} / {}", category.name_zh, category.name_en)))
             .collect(),
-        GroupBy::Squad => store::squads(reader, Some(&path)).await?.into_iter().map(|squad| (squad.id.to_string(), squad.name)).collect(),
+        GroupBy::Squad => store::squads(reader, Some(&path))
+            .await?
+            .into_iter()
+            .map(|squad| (squad.id.to_string(), squad.name))
+            .collect(),
         GroupBy::Rider => logs.iter().map(|log| (log.rider_id.to_string(), log.rider_name.clone())).collect(),
         GroupBy::Month => HashMap::new(),
     };
     let rows: Vec<ReportRow> = groups
         .iter()
         .map(|(key, totals)| {
-            let label = labels.get(key).cloned().unwrap_or_else(|| if key == "none" { "no squad".to_owned() } else { key.clone() });
+            let label = labels
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| if key == "none" { "no squad".to_owned() } else { key.clone() });
             totals.row(key.clone(), label)
         })
         .collect();
@@ -186,7 +199,11 @@ fn wants_csv(headers: &HeaderMap) -> bool {
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break.
 fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_owned() }
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
 }
 
 fn csv_response(report: &VolunteeringReport) -> Response {
@@ -218,7 +235,11 @@ fn csv_response(report: &VolunteeringReport) -> Response {
     responses((status = 200, body = Leaderboard), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 422, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn leaderboard(State(state): State<AppState>, caller: Caller<AnyPerson>, Query(query): Query<LeaderboardQuery>) -> ApiResult<Json<Leaderboard>> {
+pub async fn leaderboard(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Query(query): Query<LeaderboardQuery>,
+) -> ApiResult<Json<Leaderboard>> {
     let path = if caller.role == Role::Rider {
         let rider_path = state.level_path(caller.level_id.unwrap_or_default()).await?.unwrap_or_default();
         match state.level_path(query.level_id).await? {
@@ -231,15 +252,23 @@ pub async fn leaderboard(State(state): State<AppState>, caller: Caller<AnyPerson
     let month = query.month.clone().unwrap_or_else(|| month_of(state.store.now()));
     let first_day = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .map_err(|_| ApiError::invalid("month", "must be a month such as 2026-11"))?;
-    let next_month = first_day.checked_add_months(chrono::Months::new(1)).ok_or_else(|| ApiError::invalid("month", "is out of range"))?;
+    let next_month = first_day
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| ApiError::invalid("month", "is out of range"))?;
     let local = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    let start = |day: NaiveDate| local.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists")).single().map(|at| at.with_timezone(&Utc));
+    let start = |day: NaiveDate| {
+        local
+            .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+            .single()
+            .map(|at| at.with_timezone(&Utc))
+    };
     let logs = store::served_logs(state.store.reader(), &path, start(first_day), start(next_month)).await?;
     let mut per_rider: HashMap<i64, (String, Totals)> = HashMap::new();
     for log in &logs {
         per_rider.entry(log.rider_id).or_insert_with(|| (log.rider_name.clone(), Totals::default())).1.add(log);
     }
-    let mut ranked: Vec<(i64, String, Totals)> = per_rider.into_iter().map(|(id, (name, totals))| (id, name, totals)).collect();
+    let mut ranked: Vec<(i64, String, Totals)> =
+        per_rider.into_iter().map(|(id, (name, totals))| (id, name, totals)).collect();
     ranked.sort_by(|a, b| b.2.points.cmp(&a.2.points).then(b.2.minutes.cmp(&a.2.minutes)).then(a.0.cmp(&b.0)));
     let riders = ranked
         .into_iter()

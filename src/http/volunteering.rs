@@ -119,7 +119,10 @@ pub struct PutRule {
     security(("bearer" = [])),
     responses((status = 200, body = CategoryList), (status = 401, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn list_categories(State(state): State<AppState>, _caller: Caller<AnyPerson>) -> ApiResult<Json<CategoryList>> {
+pub async fn list_categories(
+    State(state): State<AppState>,
+    _caller: Caller<AnyPerson>,
+) -> ApiResult<Json<CategoryList>> {
     let categories = store::categories(state.store.reader()).await?;
     Ok(Json(CategoryList { categories: categories.into_iter().map(Into::into).collect() }))
 }
@@ -260,7 +263,10 @@ pub struct AddMembersResult {
 }
 
 async fn category_exists(state: &AppState, code: &str) -> ApiResult<()> {
-    store::category(state.store.reader(), code).await.map(|_| ()).map_err(|_| ApiError::invalid("category", "there is no such category"))
+    store::category(state.store.reader(), code)
+        .await
+        .map(|_| ())
+        .map_err(|_| ApiError::invalid("category", "there is no such category"))
 }
 
 /// Create a squad at a level (organizers: in their subtree).
@@ -320,7 +326,11 @@ pub async fn list_squads(State(state): State<AppState>, caller: Caller<StaffOrAu
     }))
 }
 
-async fn squad_in_scope<R: super::extract::Allowed>(state: &AppState, caller: &Caller<R>, squad_id: i64) -> ApiResult<(SquadRecord, String)> {
+async fn squad_in_scope<R: super::extract::Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    squad_id: i64,
+) -> ApiResult<(SquadRecord, String)> {
     let squad = match store::squad_by_id(state.store.reader(), squad_id).await {
         Ok(squad) => squad,
         Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
@@ -337,7 +347,11 @@ async fn squad_in_scope<R: super::extract::Allowed>(state: &AppState, caller: &C
     responses((status = 200, body = SquadView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor"]))))]
-pub async fn get_squad(State(state): State<AppState>, caller: Caller<StaffOrAuditor>, Path(squad_id): Path<i64>) -> ApiResult<Json<SquadView>> {
+pub async fn get_squad(
+    State(state): State<AppState>,
+    caller: Caller<StaffOrAuditor>,
+    Path(squad_id): Path<i64>,
+) -> ApiResult<Json<SquadView>> {
     let (squad, _) = squad_in_scope(&state, &caller, squad_id).await?;
     Ok(Json(squad.into()))
 }
@@ -371,15 +385,20 @@ pub async fn add_members(
     for phone in &body.phones {
         match Phone::parse(phone) {
             Ok(parsed) => parsed_phones.push((phone.clone(), parsed.as_str().to_owned())),
-            Err(_) => failed.push(MemberFailure { input: phone.clone(), reason: "not a mainland mobile number".into() }),
+            Err(_) => {
+                failed.push(MemberFailure { input: phone.clone(), reason: "not a mainland mobile number".into() })
+            }
         }
     }
     let by_phone =
-        store::riders_by_phone(reader, &parsed_phones.iter().map(|(_, phone)| phone.clone()).collect::<Vec<_>>()).await?;
+        store::riders_by_phone(reader, &parsed_phones.iter().map(|(_, phone)| phone.clone()).collect::<Vec<_>>())
+            .await?;
     for (input, phone) in parsed_phones {
         match by_phone.get(&phone) {
             Some(id) => wanted.push((input, *id)),
-            None => failed.push(MemberFailure { input, reason: "no rider is registered with this phone number".into() }),
+            None => {
+                failed.push(MemberFailure { input, reason: "no rider is registered with this phone number".into() })
+            }
         }
     }
     let ids: Vec<i64> = wanted.iter().map(|(_, id)| *id).collect();
@@ -490,7 +509,9 @@ pub async fn create_activity(
     state.require_level(&caller, body.level_id).await?;
     category_exists(&state, &body.category).await?;
     if let Some(squad_id) = body.squad_id {
-        let squad = store::squad_by_id(state.store.reader(), squad_id).await.map_err(|_| ApiError::invalid("squad_id", "there is no such squad"))?;
+        let squad = store::squad_by_id(state.store.reader(), squad_id)
+            .await
+            .map_err(|_| ApiError::invalid("squad_id", "there is no such squad"))?;
         let level_path = state.level_path(body.level_id).await?.unwrap_or_default();
         let squad_path = state.level_path(squad.level_id).await?.unwrap_or_default();
         if !within(&level_path, &squad_path) {
@@ -511,7 +532,13 @@ pub async fn create_activity(
         },
     )
     .await?;
-    work.audit("activity.create", "activity", activity.id, json!({ "level_id": activity.level_id, "title": activity.title })).await?;
+    work.audit(
+        "activity.create",
+        "activity",
+        activity.id,
+        json!({ "level_id": activity.level_id, "title": activity.title }),
+    )
+    .await?;
     let view = ActivityView::for_role(activity, caller.role);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -519,7 +546,11 @@ pub async fn create_activity(
 
 /// An activity a caller may see: staff and auditors within their scope; riders those of their own
 /// level and the levels above it (the ones they can join).
-pub async fn visible_activity<R: super::extract::Allowed>(state: &AppState, caller: &Caller<R>, activity_id: i64) -> ApiResult<ActivityRecord> {
+pub async fn visible_activity<R: super::extract::Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    activity_id: i64,
+) -> ApiResult<ActivityRecord> {
     let found = store::activity_by_id(state.store.reader(), activity_id).await;
     let activity = match found {
         Ok(activity) => activity,
@@ -545,7 +576,11 @@ pub async fn visible_activity<R: super::extract::Allowed>(state: &AppState, call
     responses((status = 200, body = ActivityView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_activity(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(activity_id): Path<i64>) -> ApiResult<Json<ActivityView>> {
+pub async fn get_activity(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(activity_id): Path<i64>,
+) -> ApiResult<Json<ActivityView>> {
     let activity = visible_activity(&state, &caller, activity_id).await?;
     Ok(Json(ActivityView::for_role(activity, caller.role)))
 }

@@ -405,14 +405,14 @@ async fn append_entries(
     }
     let reversal = batch.iter().find_map(|(draft, _)| draft.reverses_entry_id);
     for chunk in entry_rows.chunks(ROWS_PER_INSERT) {
-        journal_entry::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await.map_err(|error| {
-            match reversal {
+        journal_entry::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await.map_err(
+            |error| match reversal {
                 Some(entry_id) if StoreError::is_unique_violation(&error) => {
                     StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
                 }
                 _ => error.into(),
-            }
-        })?;
+            },
+        )?;
     }
     for chunk in posting_rows.chunks(ROWS_PER_INSERT) {
         posting::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await?;

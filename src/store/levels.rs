@@ -157,10 +157,7 @@ pub async fn update(
     if let Some(approver_must_differ) = approver_must_differ {
         update = update.col_expr(level::Column::ApproverMustDiffer, Expr::value(approver_must_differ));
     }
-    let result = update
-        .filter(level::Column::Id.eq(level_id))
-        .exec(work.txn())
-        .await?;
+    let result = update.filter(level::Column::Id.eq(level_id)).exec(work.txn()).await?;
     if result.rows_affected == 0 {
         return Err(StoreError::NotFound("level"));
     }

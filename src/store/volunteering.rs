@@ -18,7 +18,9 @@ use crate::domain::volunteering::{
     ActivityStatus, ActivityWindow, CheckedHours, ExistingLog, HazardStatus, HourSource, HourStatus, MULTIPLIER_ONE_BP,
     Outcome, Rule, minutes_to_hours,
 };
-use entity::{activity, category, category_rule, hazard_report, hazard_report_event, hour_log, squad, squad_member, user};
+use entity::{
+    activity, category, category_rule, hazard_report, hazard_report_event, hour_log, squad, squad_member, user,
+};
 
 /// The categories every union starts with, and their first rules (points per hour, per report).
 const DEFAULT_CATEGORIES: &[(&str, &str, &str, i64, Option<i64>)] = &[
@@ -190,7 +192,8 @@ pub async fn categories(connection: &impl ConnectionTrait) -> StoreResult<Vec<Ca
 }
 
 pub async fn category(connection: &impl ConnectionTrait, code: &str) -> StoreResult<CategoryRecord> {
-    let model = category::Entity::find_by_id(code.to_owned()).one(connection).await?.ok_or(StoreError::NotFound("category"))?;
+    let model =
+        category::Entity::find_by_id(code.to_owned()).one(connection).await?.ok_or(StoreError::NotFound("category"))?;
     let rule = category_rule::Entity::find()
         .filter(category_rule::Column::CategoryCode.eq(code))
         .order_by_desc(category_rule::Column::Version)
@@ -251,7 +254,10 @@ pub async fn riders_within(
 }
 
 /// The user ids of riders registered with these (normalised) phone numbers.
-pub async fn riders_by_phone(connection: &impl ConnectionTrait, phones: &[String]) -> StoreResult<HashMap<String, i64>> {
+pub async fn riders_by_phone(
+    connection: &impl ConnectionTrait,
+    phones: &[String],
+) -> StoreResult<HashMap<String, i64>> {
     let mut found = HashMap::new();
     for chunk in phones.chunks(500) {
         let rows: Vec<(String, i64)> = user::Entity::find()
@@ -383,7 +389,8 @@ pub async fn create_activity(work: &UnitOfWork, new: NewActivity) -> StoreResult
 }
 
 pub async fn activity_by_id(connection: &impl ConnectionTrait, activity_id: i64) -> StoreResult<ActivityRecord> {
-    let model = activity::Entity::find_by_id(activity_id).one(connection).await?.ok_or(StoreError::NotFound("activity"))?;
+    let model =
+        activity::Entity::find_by_id(activity_id).one(connection).await?.ok_or(StoreError::NotFound("activity"))?;
     Ok(activity_record(model))
 }
 
@@ -533,7 +540,11 @@ pub async fn insert_logs(
 }
 
 /// The open check-in of a rider at an activity, if any.
-pub async fn open_check_in(connection: &impl ConnectionTrait, activity_id: i64, rider_id: i64) -> StoreResult<Option<HourLogRecord>> {
+pub async fn open_check_in(
+    connection: &impl ConnectionTrait,
+    activity_id: i64,
+    rider_id: i64,
+) -> StoreResult<Option<HourLogRecord>> {
     Ok(hour_log::Entity::find()
         .filter(hour_log::Column::ActivityId.eq(activity_id))
         .filter(hour_log::Column::RiderId.eq(rider_id))
@@ -543,7 +554,12 @@ pub async fn open_check_in(connection: &impl ConnectionTrait, activity_id: i64, 
 }
 
 /// Closes a check-in: the log becomes pending with its measured minutes.
-pub async fn check_out(work: &UnitOfWork, log_id: i64, ended_at: DateTime<Utc>, minutes: i64) -> StoreResult<HourLogRecord> {
+pub async fn check_out(
+    work: &UnitOfWork,
+    log_id: i64,
+    ended_at: DateTime<Utc>,
+    minutes: i64,
+) -> StoreResult<HourLogRecord> {
     let result = hour_log::Entity::update_many()
         .col_expr(hour_log::Column::EndedAt, Expr::value(ended_at))
         .col_expr(hour_log::Column::Minutes, Expr::value(minutes))
@@ -566,7 +582,9 @@ pub async fn log_by_id(connection: &impl ConnectionTrait, log_id: i64) -> StoreR
 pub async fn logs_by_ids(connection: &impl ConnectionTrait, log_ids: &[i64]) -> StoreResult<Vec<HourLogRecord>> {
     let mut logs = Vec::with_capacity(log_ids.len());
     for chunk in log_ids.chunks(500) {
-        logs.extend(hour_log::Entity::find().filter(hour_log::Column::Id.is_in(chunk.iter().copied())).all(connection).await?);
+        logs.extend(
+            hour_log::Entity::find().filter(hour_log::Column::Id.is_in(chunk.iter().copied())).all(connection).await?,
+        );
     }
     Ok(logs)
 }
@@ -580,7 +598,12 @@ pub struct LogFilter {
     pub status: Option<HourStatus>,
 }
 
-pub async fn logs(connection: &impl ConnectionTrait, filter: &LogFilter, limit: u64, cursor: Option<i64>) -> StoreResult<Page<HourLogRecord>> {
+pub async fn logs(
+    connection: &impl ConnectionTrait,
+    filter: &LogFilter,
+    limit: u64,
+    cursor: Option<i64>,
+) -> StoreResult<Page<HourLogRecord>> {
     let mut query = hour_log::Entity::find();
     if let Some(root_path) = &filter.root_path {
         query = query.filter(hour_log::Column::LevelId.is_in(super::levels::ids_under(connection, root_path).await?));
@@ -623,8 +646,8 @@ pub async fn approve(work: &UnitOfWork, log_ids: &[i64]) -> StoreResult<Vec<Appr
             rules.insert(log.category_code.clone(), category(work.txn(), &log.category_code).await?);
         }
         let category = &rules[&log.category_code];
-        if !activities.contains_key(&log.activity_id) {
-            activities.insert(log.activity_id, activity_by_id(work.txn(), log.activity_id).await?);
+        if let std::collections::hash_map::Entry::Vacant(vacant) = activities.entry(log.activity_id) {
+            vacant.insert(activity_by_id(work.txn(), log.activity_id).await?);
         }
         let activity = &activities[&log.activity_id];
         if let std::collections::hash_map::Entry::Vacant(vacant) = budgets.entry(log.level_id) {
@@ -718,7 +741,11 @@ pub async fn reject(work: &UnitOfWork, log_id: i64, reason: String) -> StoreResu
 }
 
 /// Reverses an approved log's award and marks the log reversed.
-pub async fn reverse(work: &UnitOfWork, log_id: i64, reason: String) -> StoreResult<(HourLogRecord, Option<EntryRecord>)> {
+pub async fn reverse(
+    work: &UnitOfWork,
+    log_id: i64,
+    reason: String,
+) -> StoreResult<(HourLogRecord, Option<EntryRecord>)> {
     let log = log_by_id(work.txn(), log_id).await?;
     let claimed = hour_log::Entity::update_many()
         .col_expr(hour_log::Column::Status, Expr::value(HourStatus::Reversed.as_str()))
@@ -728,7 +755,10 @@ pub async fn reverse(work: &UnitOfWork, log_id: i64, reason: String) -> StoreRes
         .exec(work.txn())
         .await?;
     if claimed.rows_affected != 1 {
-        return Err(StoreError::Conflict(format!("hour log {log_id} is {}; only approved hours can be reversed", log.status)));
+        return Err(StoreError::Conflict(format!(
+            "hour log {log_id} is {}; only approved hours can be reversed",
+            log.status
+        )));
     }
     let reversal = match log.award_entry_id {
         Some(entry_id) => {
@@ -772,7 +802,12 @@ pub async fn create_hazard_report(
     hazard_report_by_id(work.txn(), report_id).await
 }
 
-async fn record_hazard_event(work: &UnitOfWork, report_id: i64, status: HazardStatus, note: Option<String>) -> StoreResult<()> {
+async fn record_hazard_event(
+    work: &UnitOfWork,
+    report_id: i64,
+    status: HazardStatus,
+    note: Option<String>,
+) -> StoreResult<()> {
     hazard_report_event::Entity::insert(hazard_report_event::ActiveModel {
         report_id: Set(report_id),
         status: Set(status.as_str().to_owned()),
@@ -787,8 +822,10 @@ async fn record_hazard_event(work: &UnitOfWork, report_id: i64, status: HazardSt
 }
 
 pub async fn hazard_report_by_id(connection: &impl ConnectionTrait, report_id: i64) -> StoreResult<HazardReportRecord> {
-    let report =
-        hazard_report::Entity::find_by_id(report_id).one(connection).await?.ok_or(StoreError::NotFound("hazard report"))?;
+    let report = hazard_report::Entity::find_by_id(report_id)
+        .one(connection)
+        .await?
+        .ok_or(StoreError::NotFound("hazard report"))?;
     let events = hazard_report_event::Entity::find()
         .filter(hazard_report_event::Column::ReportId.eq(report_id))
         .order_by_asc(hazard_report_event::Column::Id)
@@ -822,7 +859,8 @@ pub async fn advance_hazard_report(
         let category = category(work.txn(), "hazard_report").await?;
         if let Some(points) = category.rule.points_per_report.filter(|points| points.is_positive()) {
             let budget = ledger::account_id_of(work.txn(), AccountKind::Budget, Some(report.level_id), None).await?;
-            let rider_account = ledger::account_id_of(work.txn(), AccountKind::Rider, None, Some(report.rider_id)).await?;
+            let rider_account =
+                ledger::account_id_of(work.txn(), AccountKind::Rider, None, Some(report.rider_id)).await?;
             let entry = ledger::post_transfers(
                 work,
                 EntryKind::Award,
@@ -855,7 +893,8 @@ pub async fn hazard_reports(
         query = query.filter(hazard_report::Column::RiderId.eq(rider_id));
     }
     if let Some(root_path) = root_path {
-        query = query.filter(hazard_report::Column::LevelId.is_in(super::levels::ids_under(connection, root_path).await?));
+        query =
+            query.filter(hazard_report::Column::LevelId.is_in(super::levels::ids_under(connection, root_path).await?));
     }
     if let Some(status) = status {
         query = query.filter(hazard_report::Column::Status.eq(status.as_str()));

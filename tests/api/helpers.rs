@@ -340,3 +340,38 @@ impl TestApp {
         self.state.store.reader().execute_unprepared(sql).await.expect("the SQL runs");
     }
 }
+
+impl TestApp {
+    /// Creates many riders at a level quickly (one password hash for all), as fixtures. They sign in
+    /// with phone numbers `prefix` + a four-digit index and the password `PASSWORD`.
+    pub async fn bulk_riders(&self, level_id: i64, prefix: &str, count: usize) -> Vec<i64> {
+        use union_ledger::store::{Begun, users};
+        let hash = union_ledger::auth::hash_password(PASSWORD.to_owned()).await.unwrap();
+        let Begun::Fresh(work) = self.state.store.begin(None, None, None).await.unwrap() else { unreachable!() };
+        let mut ids = Vec::with_capacity(count);
+        for index in 0..count {
+            let phone = format!("{prefix}{index:04}");
+            let user = users::create(
+                &work,
+                users::NewUser {
+                    username: phone.clone(),
+                    role: union_ledger::domain::people::Role::Rider,
+                    level_id: Some(level_id),
+                    display_name: format!("骑手{index}"),
+                    phone: Some(phone),
+                    password_hash: hash.clone(),
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(user.id);
+        }
+        work.commit_plain().await.unwrap();
+        ids
+    }
+
+    /// The rider's points account.
+    pub async fn account_of(&self, user_id: i64) -> i64 {
+        self.get(&format!("/api/v1/users/{user_id}"), &self.admin_token).await.ok(200)["account_id"].as_i64().unwrap()
+    }
+}

@@ -12,3 +12,4 @@ mod openapi;
 mod problems;
 mod roles;
 mod users;
+mod volunteering;
