@@ -76,6 +76,9 @@ pub struct Settings {
     /// Longest time a request may take before it is answered with 503.
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
     pub request_timeout_seconds: u64,
+    /// Days a redemption waits for pickup before it is cancelled and its points released.
+    #[arg(long, env = "LEDGER_REDEMPTION_EXPIRY_DAYS", default_value_t = 14, global = true)]
+    pub redemption_expiry_days: u32,
     /// Log lines as JSON (for collectors) instead of text.
     #[arg(long, env = "LEDGER_LOG_JSON", default_value_t = false, global = true)]
     pub log_json: bool,
@@ -101,6 +104,7 @@ impl Settings {
             access_token_ttl_seconds: 900,
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             request_timeout_seconds: 30,
+            redemption_expiry_days: 14,
             log_json: false,
         }
     }

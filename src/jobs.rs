@@ -1,4 +1,5 @@
-//! Background work that must happen without anyone pressing a button: expiring due holds.
+//! Background work that must happen without anyone pressing a button: expiring due holds and
+//! redemptions, refunding pools whose deadline passed, and moving expired points to breakage.
 //!
 //! Each sweep is one transaction that locks what it changes, so any number of servers can run the
 //! jobs at once: a hold is expired exactly once, by whichever server gets to it first.
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{Begun, Store, ledger};
+use crate::store::{Begun, Store, StoreResult, UnitOfWork, ledger, spending};
 
 /// How often the jobs run. Reads never wait for them: a due hold already reads as expired.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -26,16 +27,31 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Runs every job once; returns how many items were processed.
+/// Items each job handles per transaction.
+const ITEMS_PER_TRANSACTION: u64 = 100;
+
+/// Runs every job until it has nothing left; returns how many items were processed.
 pub async fn sweep(store: &Store) -> anyhow::Result<u64> {
     let mut processed = 0;
+    processed += drain(store, "job:expire-redemptions", |work| Box::pin(spending::expire_due_redemptions(work, ITEMS_PER_TRANSACTION))).await?;
+    processed += drain(store, "job:refund-pools", |work| Box::pin(spending::refund_due_pools(work, ITEMS_PER_TRANSACTION))).await?;
+    processed += drain(store, "job:expire-holds", |work| Box::pin(ledger::expire_due_holds(work))).await?;
+    processed += drain(store, "job:expire-points", |work| Box::pin(spending::expire_points(work, ITEMS_PER_TRANSACTION))).await?;
+    Ok(processed)
+}
+
+type JobStep = for<'a> fn(&'a UnitOfWork) -> std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<u64>> + Send + 'a>>;
+
+/// Runs one job, a transaction at a time, until a transaction finds nothing to do.
+async fn drain(store: &Store, name: &str, step: JobStep) -> anyhow::Result<u64> {
+    let mut processed = 0;
     loop {
-        let Begun::Fresh(work) = store.begin(None, Some("job:expire-holds".into()), None).await? else { break };
-        let expired = ledger::expire_due_holds(&work).await?;
+        let Begun::Fresh(work) = store.begin(None, Some(name.to_owned()), None).await? else { break };
+        let done = step(&work).await?;
         work.commit_plain().await?;
-        processed += expired;
-        if expired == 0 {
-            break;
+        processed += done;
+        if done == 0 {
+            return Ok(processed);
         }
     }
     Ok(processed)

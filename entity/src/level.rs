@@ -14,6 +14,9 @@ pub struct Model {
     pub path: String,
     /// When set, the organizer who logged hours at this level cannot approve them.
     pub approver_must_differ: bool,
+    /// Points earned by riders at this level (and below, unless they set their own) expire this
+    /// many months after they were earned; `None`: never.
+    pub points_expire_months: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_people;
 mod m20261122_000002_ledger;
 mod m20261122_000003_volunteering;
+mod m20261122_000004_spending;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_people::Migration),
             Box::new(m20261122_000002_ledger::Migration),
             Box::new(m20261122_000003_volunteering::Migration),
+            Box::new(m20261122_000004_spending::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null("parent_id"))
                     .col(string("path"))
                     .col(boolean("approver_must_differ").default(false))
+                    .col(integer_null("points_expire_months"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
                     .foreign_key(ForeignKey::create().from("levels", "parent_id").to("levels", "id"))

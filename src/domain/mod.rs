@@ -4,6 +4,7 @@
 pub mod ledger;
 pub mod people;
 pub mod points;
+pub mod spending;
 pub mod volunteering;
 
 use std::fmt;

@@ -129,8 +129,22 @@ impl From<StoreError> for ApiError {
                 detail: "this Idempotency-Key was first used with a different request; use a new key for a new request"
                     .into(),
             },
+            StoreError::Refused { code, detail } => ApiError::Conflict { slug: code, title: refusal_title(code), detail },
             StoreError::Database(error) => ApiError::Internal(error.to_string()),
         }
+    }
+}
+
+/// The title of a refusal by a business rule.
+fn refusal_title(code: &str) -> &'static str {
+    match code {
+        "out-of-stock" => "Out of stock",
+        "redemption-limit-reached" => "Redemption limit reached",
+        "reward-unavailable" => "Reward not available",
+        "redemption-not-pending" => "Redemption no longer pending",
+        "pool-closed" => "Pool closed",
+        "pledge-not-pending" => "Pledge no longer pending",
+        _ => "Refused",
     }
 }
 

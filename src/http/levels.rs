@@ -29,6 +29,8 @@ pub struct UpdateLevel {
     pub name: Option<String>,
     /// Require hours logged at this level to be approved by someone other than who logged them.
     pub approver_must_differ: Option<bool>,
+    /// Make points earned by riders here expire this many months later (1–120); 0 turns expiry off.
+    pub points_expire_months: Option<i32>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -156,13 +158,24 @@ pub async fn rename_level(
     Json(body): Json<UpdateLevel>,
 ) -> ApiResult<Json<LevelView>> {
     let name = body.name.as_deref().map(people::level_name).transpose()?;
+    let points_expire_months = match body.points_expire_months {
+        None => None,
+        Some(0) => Some(None),
+        Some(months) if (1..=crate::domain::spending::EXPIRY_MONTHS_MAX).contains(&months) => Some(Some(months)),
+        Some(_) => return Err(ApiError::invalid("points_expire_months", "must be 0 (never) or 1–120 months")),
+    };
+    let changes = level_store::LevelChanges { name, approver_must_differ: body.approver_must_differ, points_expire_months };
     let work = state.begin(caller.user_id, &write, &body).await?;
-    let level = level_store::update(&work, level_id, name, body.approver_must_differ).await?;
+    let level = level_store::update(&work, level_id, changes).await?;
     work.audit(
         "level.update",
         "level",
         level.id,
-        json!({ "name": level.name, "approver_must_differ": level.approver_must_differ }),
+        json!({
+            "name": level.name,
+            "approver_must_differ": level.approver_must_differ,
+            "points_expire_months": level.points_expire_months,
+        }),
     )
     .await?;
     let view = LevelView::from(level);

@@ -15,7 +15,10 @@ pub mod holds;
 pub mod hours;
 pub mod levels;
 pub mod metrics;
+pub mod pools;
+pub mod redemptions;
 pub mod reports;
+pub mod rewards;
 pub mod users;
 pub mod views;
 pub mod volunteering;
@@ -50,21 +53,30 @@ pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const PAGE_LIMIT_DEFAULT: u64 = 50;
 pub const PAGE_LIMIT_MAX: u64 = 500;
 
+/// Rules of the deployment that handlers apply.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// How long a redemption waits for pickup.
+    pub redemption_expiry: chrono::TimeDelta,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenKeys>,
     pub metrics: Arc<metrics::Metrics>,
+    pub policy: Policy,
     /// Level paths by id. A level never moves, so an entry never goes stale.
     level_paths: Arc<RwLock<HashMap<i64, String>>>,
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: TokenKeys) -> Self {
+    pub fn new(store: Store, tokens: TokenKeys, policy: Policy) -> Self {
         Self {
             store,
             tokens: Arc::new(tokens),
             metrics: Arc::new(metrics::Metrics::default()),
+            policy,
             level_paths: Arc::default(),
         }
     }
@@ -156,6 +168,7 @@ fn request_fingerprint(path: &str, body: &impl Serialize) -> String {
         (name = "ledger", description = "Accounts, entries, budgets, holds, statements and verification"),
         (name = "volunteering", description = "Categories and point rules, squads, activities, hours, hazard reports"),
         (name = "reports", description = "Totals for organizers, CSV exports, leaderboards"),
+        (name = "spending", description = "Reward catalog, redemptions, collective pools"),
     )
 )]
 struct ApiDoc;
@@ -219,6 +232,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(hazards::set_hazard_status))
         .routes(routes!(reports::volunteering_report))
         .routes(routes!(reports::leaderboard))
+        .routes(routes!(rewards::create_reward, rewards::list_rewards))
+        .routes(routes!(rewards::get_reward, rewards::update_reward))
+        .routes(routes!(redemptions::redeem, redemptions::list_redemptions))
+        .routes(routes!(redemptions::get_redemption))
+        .routes(routes!(redemptions::fulfil))
+        .routes(routes!(redemptions::cancel))
+        .routes(routes!(pools::create_pool, pools::list_pools))
+        .routes(routes!(pools::get_pool))
+        .routes(routes!(pools::pledge))
+        .routes(routes!(pools::withdraw_pledge))
 }
 
 /// The OpenAPI description, as committed in openapi.yaml.

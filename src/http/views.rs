@@ -36,6 +36,8 @@ pub struct LevelView {
     pub budget_account_id: Option<i64>,
     /// Whether hours logged at this level must be approved by someone other than who logged them.
     pub approver_must_differ: bool,
+    /// Points riders earn here expire this many months later (unless a level below sets its own); null: never.
+    pub points_expire_months: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -49,6 +51,7 @@ impl From<LevelRecord> for LevelView {
             parent_id: level.parent_id,
             budget_account_id: level.budget_account_id,
             approver_must_differ: level.approver_must_differ,
+            points_expire_months: level.points_expire_months,
             created_at: level.created_at,
             updated_at: level.updated_at,
         }
@@ -116,7 +119,15 @@ pub struct AccountView {
     pub credits_posted: Points,
     pub debits_pending: Points,
     pub credits_pending: Points,
+    /// For a rider's account: what expires next and when, soonest first (empty when nothing expires).
+    pub expiring: Vec<ExpiringView>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ExpiringView {
+    pub amount: Points,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl From<AccountRecord> for AccountView {
@@ -134,6 +145,11 @@ impl From<AccountRecord> for AccountView {
             credits_posted: balances.credits_posted,
             debits_pending: balances.debits_pending,
             credits_pending: balances.credits_pending,
+            expiring: account
+                .expiring
+                .into_iter()
+                .map(|expiring| ExpiringView { amount: expiring.amount, expires_at: expiring.expires_at })
+                .collect(),
             created_at: account.created_at,
         }
     }

@@ -38,7 +38,12 @@ pub struct AccountRecord {
     pub no_overdraft: bool,
     pub balances: Balances,
     pub created_at: DateTime<Utc>,
+    /// For a rider's account: the next points to expire, soonest first.
+    pub expiring: Vec<super::lots::Expiring>,
 }
+
+/// Upcoming expiries shown with a rider's account.
+const EXPIRING_SHOWN: u64 = 5;
 
 #[derive(Clone, Debug)]
 pub struct PostingRecord {
@@ -171,6 +176,7 @@ fn account_record(model: account::Model) -> AccountRecord {
         no_overdraft: model.no_overdraft,
         balances: balances(&model),
         created_at: model.created_at,
+        expiring: Vec::new(),
     }
 }
 
@@ -192,6 +198,9 @@ pub async fn account(
     let model =
         account::Entity::find_by_id(account_id).one(connection).await?.ok_or(StoreError::NotFound("account"))?;
     let mut record = account_record(model);
+    if record.kind == AccountKind::Rider {
+        record.expiring = super::lots::expiring(connection, account_id, now, EXPIRING_SHOWN).await?;
+    }
     let due = due_holds(connection, &[account_id], now).await?;
     for due_hold in due {
         let amount = Points::from_minor(due_hold.amount);
@@ -275,6 +284,7 @@ async fn lock_book_counting_expiries(
     }
     let mut book = Book::new(rows.iter().map(|row| AccountState {
         id: row.id,
+        kind: AccountKind::parse(&row.kind).unwrap_or(AccountKind::Rider),
         no_overdraft: row.no_overdraft,
         balances: balances(row),
     }));
@@ -332,6 +342,7 @@ const ROWS_PER_INSERT: usize = 1_000;
 async fn append_entries(
     connection: &impl ConnectionTrait,
     context: &Context,
+    book: &Book,
     batch: &[(&EntryDraft, Vec<PlannedPosting>)],
 ) -> StoreResult<Vec<EntryRecord>> {
     let head = ledger_head::Entity::find_by_id(1)
@@ -425,16 +436,18 @@ async fn append_entries(
         .filter(ledger_head::Column::Id.eq(1))
         .exec(connection)
         .await?;
+    super::lots::record(connection, book, &records).await?;
     Ok(records)
 }
 
 async fn append_entry(
     connection: &impl ConnectionTrait,
     context: &Context,
+    book: &Book,
     draft: &EntryDraft,
     planned: &[PlannedPosting],
 ) -> StoreResult<EntryRecord> {
-    let mut records = append_entries(connection, context, &[(draft, planned.to_vec())]).await?;
+    let mut records = append_entries(connection, context, book, &[(draft, planned.to_vec())]).await?;
     Ok(records.remove(0))
 }
 
@@ -452,7 +465,7 @@ pub async fn post_entries(work: &UnitOfWork, drafts: &[EntryDraft]) -> StoreResu
         batch.push((draft, book.post(&draft.postings)?));
     }
     write_balances(work.txn(), &book).await?;
-    append_entries(work.txn(), &work.context, &batch).await
+    append_entries(work.txn(), &work.context, &book, &batch).await
 }
 
 /// Posts an entry: the heart of every award, redemption, transfer and reversal.
@@ -461,7 +474,7 @@ pub async fn post_entry(work: &UnitOfWork, draft: EntryDraft) -> StoreResult<Ent
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
     let planned = book.post(&draft.postings)?;
     write_balances(work.txn(), &book).await?;
-    append_entry(work.txn(), &work.context, &draft, &planned).await
+    append_entry(work.txn(), &work.context, &book, &draft, &planned).await
 }
 
 /// Posts transfers as one entry.
@@ -645,7 +658,7 @@ pub async fn post_hold(
             .collect(),
         reverses_entry_id: None,
     };
-    let entry = append_entry(work.txn(), &work.context, &draft, &planned).await?;
+    let entry = append_entry(work.txn(), &work.context, &book, &draft, &planned).await?;
     let resolved =
         resolve_hold(work.txn(), hold_id, HoldStatus::Posted, work.now(), Some(entry.id), Some(amount)).await?;
     assert!(resolved, "a hold checked pending under its accounts' locks resolves");
@@ -665,6 +678,90 @@ pub async fn void_hold(work: &UnitOfWork, hold_id: i64) -> StoreResult<HoldRecor
     write_balances(work.txn(), &book).await?;
     resolve_hold(work.txn(), hold_id, HoldStatus::Voided, work.now(), None, None).await?;
     hold_by_id(work.txn(), hold_id, work.now()).await
+}
+
+/// Posts several pending holds as one entry (a fulfilled pool): each hold's source is debited what
+/// it held, and each destination credited the total it was promised.
+pub async fn post_holds_together(
+    work: &UnitOfWork,
+    hold_ids: &[i64],
+    kind: EntryKind,
+    reason: String,
+    reference: Reference,
+) -> StoreResult<EntryRecord> {
+    let mut holds = Vec::with_capacity(hold_ids.len());
+    for chunk in hold_ids.chunks(500) {
+        holds.extend(hold::Entity::find().filter(hold::Column::Id.is_in(chunk.iter().copied())).all(work.txn()).await?);
+    }
+    let account_ids: BTreeSet<AccountId> = holds.iter().flat_map(|hold| [hold.from_account_id, hold.to_account_id]).collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    let mut debits = Vec::with_capacity(holds.len());
+    let mut credits: std::collections::BTreeMap<AccountId, i64> = std::collections::BTreeMap::new();
+    for held in &holds {
+        // Resolve under the accounts' locks: a hold that expired or was voided meanwhile refuses the whole entry.
+        if !resolve_hold(work.txn(), held.id, HoldStatus::Posted, work.now(), None, Some(Points::from_minor(held.amount))).await? {
+            return Err(StoreError::HoldNotPending { hold_id: held.id, status: "no longer pending".into() });
+        }
+        book.release(held.from_account_id, held.to_account_id, Points::from_minor(held.amount))?;
+        debits.push(PostingDraft { account_id: held.from_account_id, amount: -Points::from_minor(held.amount) });
+        *credits.entry(held.to_account_id).or_default() += held.amount;
+    }
+    let mut postings = debits;
+    postings.extend(credits.into_iter().map(|(account_id, amount)| PostingDraft { account_id, amount: Points::from_minor(amount) }));
+    let draft = EntryDraft { kind, reason, reference, postings, reverses_entry_id: None };
+    let planned = book.post(&draft.postings)?;
+    write_balances(work.txn(), &book).await?;
+    let entry = append_entry(work.txn(), &work.context, &book, &draft, &planned).await?;
+    for chunk in hold_ids.chunks(500) {
+        hold::Entity::update_many()
+            .col_expr(hold::Column::PostedEntryId, Expr::value(entry.id))
+            .filter(hold::Column::Id.is_in(chunk.iter().copied()))
+            .exec(work.txn())
+            .await?;
+    }
+    Ok(entry)
+}
+
+/// Settles the due holds of these accounts (as every write touching them does).
+pub async fn settle_due_holds(work: &UnitOfWork, account_ids: &[AccountId]) -> StoreResult<()> {
+    let account_ids: BTreeSet<AccountId> = account_ids.iter().copied().collect();
+    let book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    write_balances(work.txn(), &book).await
+}
+
+/// Sets what a hold belongs to, once the thing it holds for exists.
+pub async fn set_hold_reference(work: &UnitOfWork, hold_id: i64, reference: &Reference) -> StoreResult<()> {
+    hold::Entity::update_many()
+        .col_expr(hold::Column::ReferenceType, Expr::value(reference.reference_type.clone()))
+        .col_expr(hold::Column::ReferenceId, Expr::value(reference.reference_id.clone()))
+        .filter(hold::Column::Id.eq(hold_id))
+        .exec(work.txn())
+        .await?;
+    Ok(())
+}
+
+/// Moves a rider's points that are past their expiry to the breakage account: as much as is not
+/// held for pending redemptions or pledges (the rest follows once those are settled). Decided under
+/// the account's lock, so running it twice, or on two servers, expires nothing twice.
+pub async fn expire_lots(work: &UnitOfWork, account_id: AccountId, breakage_id: AccountId) -> StoreResult<Option<EntryRecord>> {
+    let account_ids: BTreeSet<AccountId> = [account_id, breakage_id].into_iter().collect();
+    let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
+    let due = super::lots::due_total(work.txn(), account_id, work.now()).await?;
+    let available = book.get(account_id).map_or(0, |state| state.balances.available().minor());
+    let amount = std::cmp::min(due, available);
+    if amount <= 0 {
+        return Ok(None);
+    }
+    let draft = EntryDraft {
+        kind: EntryKind::Expiry,
+        reason: format!("{} points expired", Points::from_minor(amount)),
+        reference: Reference::to("account", account_id),
+        postings: transfers_to_postings(&[Transfer { from: account_id, to: breakage_id, amount: Points::from_minor(amount) }]),
+        reverses_entry_id: None,
+    };
+    let planned = book.post(&draft.postings)?;
+    write_balances(work.txn(), &book).await?;
+    Ok(Some(append_entry(work.txn(), &work.context, &book, &draft, &planned).await?))
 }
 
 /// Expires a batch of due holds; returns how many. Run by the background sweeper.
@@ -823,7 +920,15 @@ pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyRepo
     let pending_out = pending_sums(connection, hold::Column::FromAccountId).await?;
     let pending_in = pending_sums(connection, hold::Column::ToAccountId).await?;
     let accounts = account::Entity::find().order_by_asc(account::Column::Id).all(connection).await?;
+    let lots = super::lots::remaining_by_account(connection).await?;
     for account in &accounts {
+        if account.kind == AccountKind::Rider.as_str() {
+            let in_lots = lots.get(&account.id).copied().unwrap_or(0);
+            if in_lots != balances(account).posted().minor() {
+                let problem = format!("its lots hold {} but its balance is {}", Points::from_minor(in_lots), balances(account).posted());
+                return Ok(report(&verifier, accounts.len() as u64, Some(Discrepancy::Account { account_id: account.id, problem })));
+            }
+        }
         let pending =
             (pending_out.get(&account.id).copied().unwrap_or(0), pending_in.get(&account.id).copied().unwrap_or(0));
         if let Err(discrepancy) = verifier.account(account.id, &balances(account), pending) {

@@ -20,6 +20,8 @@ pub struct LevelRecord {
     pub path: String,
     /// When set, whoever logged hours at this level cannot approve them.
     pub approver_must_differ: bool,
+    /// Points earned by riders here expire after this many months (unless a level below sets its own).
+    pub points_expire_months: Option<i32>,
     pub budget_account_id: Option<AccountId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -40,6 +42,7 @@ fn record(model: level::Model, budget_account_id: Option<AccountId>) -> LevelRec
         parent_id: model.parent_id,
         path: model.path,
         approver_must_differ: model.approver_must_differ,
+        points_expire_months: model.points_expire_months,
         budget_account_id,
         created_at: model.created_at,
         updated_at: model.updated_at,
@@ -143,19 +146,27 @@ pub async fn create(
     find(work.txn(), id).await
 }
 
+/// Changes to a level; absent fields stay as they are.
+#[derive(Default)]
+pub struct LevelChanges {
+    pub name: Option<String>,
+    pub approver_must_differ: Option<bool>,
+    /// `Some(None)` turns expiry off.
+    pub points_expire_months: Option<Option<i32>>,
+}
+
 /// Renames a level and/or changes its settings.
-pub async fn update(
-    work: &UnitOfWork,
-    level_id: i64,
-    name: Option<String>,
-    approver_must_differ: Option<bool>,
-) -> StoreResult<LevelRecord> {
+pub async fn update(work: &UnitOfWork, level_id: i64, changes: LevelChanges) -> StoreResult<LevelRecord> {
+    let LevelChanges { name, approver_must_differ, points_expire_months } = changes;
     let mut update = level::Entity::update_many().col_expr(level::Column::UpdatedAt, Expr::value(work.now()));
     if let Some(name) = name {
         update = update.col_expr(level::Column::Name, Expr::value(name));
     }
     if let Some(approver_must_differ) = approver_must_differ {
         update = update.col_expr(level::Column::ApproverMustDiffer, Expr::value(approver_must_differ));
+    }
+    if let Some(months) = points_expire_months {
+        update = update.col_expr(level::Column::PointsExpireMonths, Expr::value(months));
     }
     let result = update.filter(level::Column::Id.eq(level_id)).exec(work.txn()).await?;
     if result.rows_affected == 0 {

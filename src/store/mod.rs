@@ -8,6 +8,8 @@
 pub mod audit;
 pub mod ledger;
 pub mod levels;
+pub mod lots;
+pub mod spending;
 pub mod sessions;
 pub mod users;
 pub mod volunteering;
@@ -54,6 +56,9 @@ pub enum StoreError {
     AlreadyReversed { entry_id: i64, reversal_entry_id: i64 },
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
+    /// A business rule refuses the request as things stand (out of stock, pool closed...).
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
