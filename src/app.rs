@@ -42,7 +42,8 @@ impl Application {
         }
         let (current, previous) = settings.signing_keys()?;
         let tokens = TokenKeys::new(settings, &current, previous.as_deref());
-        let policy = http::Policy { redemption_expiry: chrono::TimeDelta::days(i64::from(settings.redemption_expiry_days)) };
+        let policy =
+            http::Policy { redemption_expiry: chrono::TimeDelta::days(i64::from(settings.redemption_expiry_days)) };
         let state = AppState::new(store, tokens, policy);
         let router = http::router(state.clone(), settings.request_timeout());
         let listener = TcpListener::bind(settings.listen).await?;

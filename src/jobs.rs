@@ -33,14 +33,22 @@ const ITEMS_PER_TRANSACTION: u64 = 100;
 /// Runs every job until it has nothing left; returns how many items were processed.
 pub async fn sweep(store: &Store) -> anyhow::Result<u64> {
     let mut processed = 0;
-    processed += drain(store, "job:expire-redemptions", |work| Box::pin(spending::expire_due_redemptions(work, ITEMS_PER_TRANSACTION))).await?;
-    processed += drain(store, "job:refund-pools", |work| Box::pin(spending::refund_due_pools(work, ITEMS_PER_TRANSACTION))).await?;
+    processed += drain(store, "job:expire-redemptions", |work| {
+        Box::pin(spending::expire_due_redemptions(work, ITEMS_PER_TRANSACTION))
+    })
+    .await?;
+    processed +=
+        drain(store, "job:refund-pools", |work| Box::pin(spending::refund_due_pools(work, ITEMS_PER_TRANSACTION)))
+            .await?;
     processed += drain(store, "job:expire-holds", |work| Box::pin(ledger::expire_due_holds(work))).await?;
-    processed += drain(store, "job:expire-points", |work| Box::pin(spending::expire_points(work, ITEMS_PER_TRANSACTION))).await?;
+    processed +=
+        drain(store, "job:expire-points", |work| Box::pin(spending::expire_points(work, ITEMS_PER_TRANSACTION)))
+            .await?;
     Ok(processed)
 }
 
-type JobStep = for<'a> fn(&'a UnitOfWork) -> std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<u64>> + Send + 'a>>;
+type JobStep =
+    for<'a> fn(&'a UnitOfWork) -> std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<u64>> + Send + 'a>>;
 
 /// Runs one job, a transaction at a time, until a transaction finds nothing to do.
 async fn drain(store: &Store, name: &str, step: JobStep) -> anyhow::Result<u64> {

@@ -103,7 +103,9 @@ impl RewardDraft {
         validator.check(self.cost.is_positive(), "cost", "must be greater than zero");
         match (self.kind, self.cash_value_fen) {
             (RewardKind::CashBonus, None) => validator.check(false, "cash_value_yuan", "is required for a cash bonus"),
-            (RewardKind::CashBonus, Some(fen)) => validator.check(fen > 0, "cash_value_yuan", "must be greater than zero"),
+            (RewardKind::CashBonus, Some(fen)) => {
+                validator.check(fen > 0, "cash_value_yuan", "must be greater than zero")
+            }
             (_, Some(_)) => validator.check(false, "cash_value_yuan", "applies to cash bonuses only"),
             (_, None) => {}
         }
@@ -161,6 +163,17 @@ pub fn pickup_code(random: u32) -> String {
 pub fn redemption_cost(cost: Points, quantity: i64) -> Result<Points, Invalid> {
     if !(1..=REDEMPTION_QUANTITY_MAX).contains(&quantity) {
         return Err(Invalid::one("quantity", format!("must be between 1 and {REDEMPTION_QUANTITY_MAX}")));
+    }
+    cost.checked_mul(quantity).ok_or_else(|| Invalid::one("quantity", "is too large"))
+}
+
+/// Most items one pool may buy.
+pub const POOL_QUANTITY_MAX: i64 = 100_000;
+
+/// The points a pool must gather to buy `quantity` of a reward.
+pub fn pool_goal(cost: Points, quantity: i64) -> Result<Points, Invalid> {
+    if !(1..=POOL_QUANTITY_MAX).contains(&quantity) {
+        return Err(Invalid::one("quantity", format!("must be between 1 and {POOL_QUANTITY_MAX}")));
     }
     cost.checked_mul(quantity).ok_or_else(|| Invalid::one("quantity", "is too large"))
 }

@@ -129,7 +129,9 @@ impl From<StoreError> for ApiError {
                 detail: "this Idempotency-Key was first used with a different request; use a new key for a new request"
                     .into(),
             },
-            StoreError::Refused { code, detail } => ApiError::Conflict { slug: code, title: refusal_title(code), detail },
+            StoreError::Refused { code, detail } => {
+                ApiError::Conflict { slug: code, title: refusal_title(code), detail }
+            }
             StoreError::Database(error) => ApiError::Internal(error.to_string()),
         }
     }

@@ -164,7 +164,8 @@ pub async fn rename_level(
         Some(months) if (1..=crate::domain::spending::EXPIRY_MONTHS_MAX).contains(&months) => Some(Some(months)),
         Some(_) => return Err(ApiError::invalid("points_expire_months", "must be 0 (never) or 1–120 months")),
     };
-    let changes = level_store::LevelChanges { name, approver_must_differ: body.approver_must_differ, points_expire_months };
+    let changes =
+        level_store::LevelChanges { name, approver_must_differ: body.approver_must_differ, points_expire_months };
     let work = state.begin(caller.user_id, &write, &body).await?;
     let level = level_store::update(&work, level_id, changes).await?;
     work.audit(

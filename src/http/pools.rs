@@ -15,7 +15,7 @@ use super::extract::{Allowed, AnyPerson, Caller, Json, Path, RiderOnly, Staff, W
 use super::rewards::{ancestry, visible_reward};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
-use crate::domain::spending::{PledgeStatus, PoolStatus, redemption_cost};
+use crate::domain::spending::{PledgeStatus, PoolStatus, pool_goal};
 use crate::domain::volunteering::TITLE_CHARS_MAX;
 use crate::domain::{Validator, required_text};
 use crate::store::StoreError;
@@ -130,7 +130,9 @@ pub struct PledgeResult {
 async fn visible_pool<R: Allowed>(state: &AppState, caller: &Caller<R>, pool_id: i64) -> ApiResult<PoolRecord> {
     let record = match store::pool_by_id(state.store.reader(), pool_id, state.store.now()).await {
         Ok(record) => record,
-        Err(StoreError::NotFound(_)) if caller.sees_everything() => return Err(ApiError::NotFound(format!("no pool {pool_id}"))),
+        Err(StoreError::NotFound(_)) if caller.sees_everything() => {
+            return Err(ApiError::NotFound(format!("no pool {pool_id}")));
+        }
         Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
         Err(error) => return Err(error.into()),
     };
@@ -177,7 +179,7 @@ pub async fn create_pool(
     let reward = match (body.reward_id, body.quantity) {
         (Some(reward_id), Some(quantity)) => {
             let reward = visible_reward(&state, &caller, reward_id).await?;
-            let goal = redemption_cost(Points::from_minor(reward.cost), quantity)?;
+            let goal = pool_goal(Points::from_minor(reward.cost), quantity)?;
             Some((reward, quantity, goal))
         }
         _ => None,
@@ -208,7 +210,9 @@ pub async fn create_pool(
 pub async fn list_pools(State(state): State<AppState>, caller: Caller<AnyPerson>) -> ApiResult<Json<PoolList>> {
     let reader = state.store.reader();
     let level_ids = match caller.role {
-        Role::Rider => Some(ancestry(&state.level_path(caller.level_id.unwrap_or_default()).await?.unwrap_or_default())),
+        Role::Rider => {
+            Some(ancestry(&state.level_path(caller.level_id.unwrap_or_default()).await?.unwrap_or_default()))
+        }
         _ => match state.scope_root(&caller).await? {
             Some(root) => Some(level_store::ids_under(reader, &root).await?),
             None => None,
@@ -225,7 +229,11 @@ pub async fn list_pools(State(state): State<AppState>, caller: Caller<AnyPerson>
     responses((status = 200, body = PoolView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_pool(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(pool_id): Path<i64>) -> ApiResult<Json<PoolView>> {
+pub async fn get_pool(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(pool_id): Path<i64>,
+) -> ApiResult<Json<PoolView>> {
     Ok(Json(visible_pool(&state, &caller, pool_id).await?.into()))
 }
 
@@ -256,7 +264,13 @@ pub async fn pledge(
     let accounts = store::spending_accounts(state.store.reader(), caller.user_id, city_id).await?;
     let work = state.begin(caller.user_id, &write, &body).await?;
     let (record, pledge_id) = store::pledge(&work, pool_id, caller.user_id, accounts, body.amount).await?;
-    work.audit("pool.pledge", "pool", pool_id, json!({ "pledge_id": pledge_id, "amount": body.amount, "status": record.status })).await?;
+    work.audit(
+        "pool.pledge",
+        "pool",
+        pool_id,
+        json!({ "pledge_id": pledge_id, "amount": body.amount, "status": record.status }),
+    )
+    .await?;
     let view = PledgeResult { pledge_id, pool: record.into() };
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))

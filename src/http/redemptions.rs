@@ -17,9 +17,9 @@ use super::views::{EntryView, page_limit};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
 use crate::domain::spending::{self, RedemptionStatus, Unavailable};
+use crate::store::StoreError;
 use crate::store::levels as level_store;
 use crate::store::spending::{self as store, RedemptionRecord};
-use crate::store::StoreError;
 
 const PROBLEMS: &str = "application/problem+json";
 
@@ -139,8 +139,13 @@ pub async fn redeem(
     let work = state.begin(caller.user_id, &write, &body).await?;
     let expires_at = work.now() + state.policy.redemption_expiry;
     let record = store::redeem(&work, &reward, caller.user_id, accounts, quantity, cost, code, expires_at).await?;
-    work.audit("redemption.create", "redemption", record.redemption.id, json!({ "reward_id": reward.id, "quantity": quantity, "cost": cost }))
-        .await?;
+    work.audit(
+        "redemption.create",
+        "redemption",
+        record.redemption.id,
+        json!({ "reward_id": reward.id, "quantity": quantity, "cost": cost }),
+    )
+    .await?;
     let view = RedemptionView::for_viewer(record, caller.user_id);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -174,10 +179,16 @@ pub async fn list_redemptions(
     }))
 }
 
-async fn visible_redemption<R: super::extract::Allowed>(state: &AppState, caller: &Caller<R>, redemption_id: i64) -> ApiResult<RedemptionRecord> {
+async fn visible_redemption<R: super::extract::Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    redemption_id: i64,
+) -> ApiResult<RedemptionRecord> {
     let record = match store::redemption_by_id(state.store.reader(), redemption_id, state.store.now()).await {
         Ok(record) => record,
-        Err(StoreError::NotFound(_)) if caller.sees_everything() => return Err(ApiError::NotFound(format!("no redemption {redemption_id}"))),
+        Err(StoreError::NotFound(_)) if caller.sees_everything() => {
+            return Err(ApiError::NotFound(format!("no redemption {redemption_id}")));
+        }
         Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
         Err(error) => return Err(error.into()),
     };
@@ -198,7 +209,11 @@ async fn visible_redemption<R: super::extract::Allowed>(state: &AppState, caller
     responses((status = 200, body = RedemptionView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_redemption(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(redemption_id): Path<i64>) -> ApiResult<Json<RedemptionView>> {
+pub async fn get_redemption(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(redemption_id): Path<i64>,
+) -> ApiResult<Json<RedemptionView>> {
     let record = visible_redemption(&state, &caller, redemption_id).await?;
     Ok(Json(RedemptionView::for_viewer(record, caller.user_id)))
 }
@@ -224,7 +239,8 @@ pub async fn fulfil(
     let work = state.begin(caller.user_id, &write, &body).await?;
     let (record, entry) = store::fulfil(&work, redemption_id, &body.pickup_code).await?;
     work.audit("redemption.fulfil", "redemption", redemption_id, json!({ "entry_id": entry.id })).await?;
-    let view = FulfilledRedemption { redemption: RedemptionView::for_viewer(record, caller.user_id), entry: entry.into() };
+    let view =
+        FulfilledRedemption { redemption: RedemptionView::for_viewer(record, caller.user_id), entry: entry.into() };
     work.commit(200, &view).await?;
     Ok(Json(view))
 }

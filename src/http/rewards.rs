@@ -140,7 +140,11 @@ pub struct RewardQuery {
 
 fn cash_value_fen(value: Option<Decimal>) -> ApiResult<Option<i64>> {
     value
-        .map(|yuan| Points::from_decimal(yuan).map(Points::minor).map_err(|error| ApiError::invalid("cash_value_yuan", error.to_string())))
+        .map(|yuan| {
+            Points::from_decimal(yuan)
+                .map(Points::minor)
+                .map_err(|error| ApiError::invalid("cash_value_yuan", error.to_string()))
+        })
         .transpose()
 }
 
@@ -151,7 +155,11 @@ pub fn ancestry(path: &str) -> Vec<i64> {
 
 /// A reward the caller may see: riders those offered to them (by their level or one above);
 /// staff and auditors those in their scope.
-pub async fn visible_reward<R: Allowed>(state: &AppState, caller: &Caller<R>, reward_id: i64) -> ApiResult<RewardRecord> {
+pub async fn visible_reward<R: Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    reward_id: i64,
+) -> ApiResult<RewardRecord> {
     let reward = match store::reward_by_id(state.store.reader(), reward_id).await {
         Ok(reward) => reward,
         Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
@@ -198,7 +206,13 @@ pub async fn create_reward(
     state.require_level(&caller, body.level_id).await?;
     let work = state.begin(caller.user_id, &write, &body).await?;
     let reward = store::create_reward(&work, body.level_id, draft, body.active.unwrap_or(true)).await?;
-    work.audit("reward.create", "reward", reward.id, json!({ "level_id": reward.level_id, "name": reward.name_en, "cost": reward.cost })).await?;
+    work.audit(
+        "reward.create",
+        "reward",
+        reward.id,
+        json!({ "level_id": reward.level_id, "name": reward.name_en, "cost": reward.cost }),
+    )
+    .await?;
     let view = RewardView::new(reward, work.now());
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -212,7 +226,11 @@ pub async fn create_reward(
     responses((status = 200, body = RewardList), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn list_rewards(State(state): State<AppState>, caller: Caller<AnyPerson>, Query(query): Query<RewardQuery>) -> ApiResult<Json<RewardList>> {
+pub async fn list_rewards(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Query(query): Query<RewardQuery>,
+) -> ApiResult<Json<RewardList>> {
     let reader = state.store.reader();
     let (mut level_ids, only_active) = match caller.role {
         Role::Rider => {
@@ -243,7 +261,11 @@ pub async fn list_rewards(State(state): State<AppState>, caller: Caller<AnyPerso
     responses((status = 200, body = RewardView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_reward(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(reward_id): Path<i64>) -> ApiResult<Json<RewardView>> {
+pub async fn get_reward(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(reward_id): Path<i64>,
+) -> ApiResult<Json<RewardView>> {
     let reward = visible_reward(&state, &caller, reward_id).await?;
     Ok(Json(RewardView::new(reward, state.store.now())))
 }
@@ -296,8 +318,13 @@ pub async fn update_reward(
     };
     let work = state.begin(caller.user_id, &write, &body).await?;
     let reward = store::update_reward(&work, reward_id, changes).await?;
-    work.audit("reward.update", "reward", reward_id, json!({ "active": reward.active, "cost": reward.cost, "stock": reward.stock_remaining }))
-        .await?;
+    work.audit(
+        "reward.update",
+        "reward",
+        reward_id,
+        json!({ "active": reward.active, "cost": reward.cost, "stock": reward.stock_remaining }),
+    )
+    .await?;
     let view = RewardView::new(reward, work.now());
     work.commit(200, &view).await?;
     Ok(Json(view))

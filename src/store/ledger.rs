@@ -693,13 +693,23 @@ pub async fn post_holds_together(
     for chunk in hold_ids.chunks(500) {
         holds.extend(hold::Entity::find().filter(hold::Column::Id.is_in(chunk.iter().copied())).all(work.txn()).await?);
     }
-    let account_ids: BTreeSet<AccountId> = holds.iter().flat_map(|hold| [hold.from_account_id, hold.to_account_id]).collect();
+    let account_ids: BTreeSet<AccountId> =
+        holds.iter().flat_map(|hold| [hold.from_account_id, hold.to_account_id]).collect();
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
     let mut debits = Vec::with_capacity(holds.len());
     let mut credits: std::collections::BTreeMap<AccountId, i64> = std::collections::BTreeMap::new();
     for held in &holds {
         // Resolve under the accounts' locks: a hold that expired or was voided meanwhile refuses the whole entry.
-        if !resolve_hold(work.txn(), held.id, HoldStatus::Posted, work.now(), None, Some(Points::from_minor(held.amount))).await? {
+        if !resolve_hold(
+            work.txn(),
+            held.id,
+            HoldStatus::Posted,
+            work.now(),
+            None,
+            Some(Points::from_minor(held.amount)),
+        )
+        .await?
+        {
             return Err(StoreError::HoldNotPending { hold_id: held.id, status: "no longer pending".into() });
         }
         book.release(held.from_account_id, held.to_account_id, Points::from_minor(held.amount))?;
@@ -707,7 +717,9 @@ pub async fn post_holds_together(
         *credits.entry(held.to_account_id).or_default() += held.amount;
     }
     let mut postings = debits;
-    postings.extend(credits.into_iter().map(|(account_id, amount)| PostingDraft { account_id, amount: Points::from_minor(amount) }));
+    postings.extend(
+        credits.into_iter().map(|(account_id, amount)| PostingDraft { account_id, amount: Points::from_minor(amount) }),
+    );
     let draft = EntryDraft { kind, reason, reference, postings, reverses_entry_id: None };
     let planned = book.post(&draft.postings)?;
     write_balances(work.txn(), &book).await?;
@@ -743,7 +755,11 @@ pub async fn set_hold_reference(work: &UnitOfWork, hold_id: i64, reference: &Ref
 /// Moves a rider's points that are past their expiry to the breakage account: as much as is not
 /// held for pending redemptions or pledges (the rest follows once those are settled). Decided under
 /// the account's lock, so running it twice, or on two servers, expires nothing twice.
-pub async fn expire_lots(work: &UnitOfWork, account_id: AccountId, breakage_id: AccountId) -> StoreResult<Option<EntryRecord>> {
+pub async fn expire_lots(
+    work: &UnitOfWork,
+    account_id: AccountId,
+    breakage_id: AccountId,
+) -> StoreResult<Option<EntryRecord>> {
     let account_ids: BTreeSet<AccountId> = [account_id, breakage_id].into_iter().collect();
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
     let due = super::lots::due_total(work.txn(), account_id, work.now()).await?;
@@ -756,7 +772,11 @@ pub async fn expire_lots(work: &UnitOfWork, account_id: AccountId, breakage_id: 
         kind: EntryKind::Expiry,
         reason: format!("{} points expired", Points::from_minor(amount)),
         reference: Reference::to("account", account_id),
-        postings: transfers_to_postings(&[Transfer { from: account_id, to: breakage_id, amount: Points::from_minor(amount) }]),
+        postings: transfers_to_postings(&[Transfer {
+            from: account_id,
+            to: breakage_id,
+            amount: Points::from_minor(amount),
+        }]),
         reverses_entry_id: None,
     };
     let planned = book.post(&draft.postings)?;
@@ -925,8 +945,16 @@ pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyRepo
         if account.kind == AccountKind::Rider.as_str() {
             let in_lots = lots.get(&account.id).copied().unwrap_or(0);
             if in_lots != balances(account).posted().minor() {
-                let problem = format!("its lots hold {} but its balance is {}", Points::from_minor(in_lots), balances(account).posted());
-                return Ok(report(&verifier, accounts.len() as u64, Some(Discrepancy::Account { account_id: account.id, problem })));
+                let problem = format!(
+                    "its lots hold {} but its balance is {}",
+                    Points::from_minor(in_lots),
+                    balances(account).posted()
+                );
+                return Ok(report(
+                    &verifier,
+                    accounts.len() as u64,
+                    Some(Discrepancy::Account { account_id: account.id, problem }),
+                ));
             }
         }
         let pending =

@@ -11,8 +11,8 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::ledger::EntryRecord;
 use super::StoreResult;
+use super::ledger::EntryRecord;
 use crate::domain::ledger::{AccountId, AccountKind, Book};
 use crate::domain::points::Points;
 use entity::{account, level, lot};
@@ -108,7 +108,10 @@ async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amoun
 
 /// For each rider account: after how many months its new points expire (the setting of its level,
 /// or of the nearest level above that has one).
-async fn expiry_months(connection: &impl ConnectionTrait, accounts: &BTreeSet<AccountId>) -> StoreResult<HashMap<AccountId, Option<u32>>> {
+async fn expiry_months(
+    connection: &impl ConnectionTrait,
+    accounts: &BTreeSet<AccountId>,
+) -> StoreResult<HashMap<AccountId, Option<u32>>> {
     if accounts.is_empty() {
         return Ok(HashMap::new());
     }
@@ -160,7 +163,11 @@ async fn expiry_months(connection: &impl ConnectionTrait, accounts: &BTreeSet<Ac
 }
 
 /// Points of an account already past their expiry and not yet moved to breakage (minor units).
-pub async fn due_total(connection: &impl ConnectionTrait, account_id: AccountId, now: DateTime<Utc>) -> StoreResult<i64> {
+pub async fn due_total(
+    connection: &impl ConnectionTrait,
+    account_id: AccountId,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
     let total: Option<i64> = lot::Entity::find()
         .select_only()
         .column_as(Expr::col(lot::Column::Remaining).sum().cast_as("bigint"), "total")
@@ -175,7 +182,11 @@ pub async fn due_total(connection: &impl ConnectionTrait, account_id: AccountId,
 }
 
 /// Accounts holding points past their expiry, at most `limit` of them.
-pub async fn accounts_with_due_lots(connection: &impl ConnectionTrait, now: DateTime<Utc>, limit: u64) -> StoreResult<Vec<AccountId>> {
+pub async fn accounts_with_due_lots(
+    connection: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> StoreResult<Vec<AccountId>> {
     Ok(lot::Entity::find()
         .select_only()
         .column(lot::Column::AccountId)
@@ -189,7 +200,12 @@ pub async fn accounts_with_due_lots(connection: &impl ConnectionTrait, now: Date
 }
 
 /// What an account's points will expire next: up to `count` upcoming dates with their amounts.
-pub async fn expiring(connection: &impl ConnectionTrait, account_id: AccountId, now: DateTime<Utc>, count: u64) -> StoreResult<Vec<Expiring>> {
+pub async fn expiring(
+    connection: &impl ConnectionTrait,
+    account_id: AccountId,
+    now: DateTime<Utc>,
+    count: u64,
+) -> StoreResult<Vec<Expiring>> {
     let lots = lot::Entity::find()
         .filter(lot::Column::AccountId.eq(account_id))
         .filter(lot::Column::Remaining.gt(0))

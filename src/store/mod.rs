@@ -9,8 +9,8 @@ pub mod audit;
 pub mod ledger;
 pub mod levels;
 pub mod lots;
-pub mod spending;
 pub mod sessions;
+pub mod spending;
 pub mod users;
 pub mod volunteering;
 

@@ -4,16 +4,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::ledger::{self, EntryRecord, Reference};
 use super::{Page, StoreError, StoreResult, UnitOfWork};
+use crate::domain::Invalid;
 use crate::domain::ledger::{AccountId, AccountKind, EntryKind, Transfer};
 use crate::domain::points::Points;
-use crate::domain::spending::{
-    LimitPeriod, PledgeStatus, PoolStatus, RedemptionStatus, RewardDraft, check_pledge,
-};
-use crate::domain::Invalid;
+use crate::domain::spending::{LimitPeriod, PledgeStatus, PoolStatus, RedemptionStatus, RewardDraft, check_pledge};
 use entity::{account, hold, level, pledge, pool, redemption, reward, user};
 
 pub type RewardRecord = reward::Model;
@@ -54,7 +54,12 @@ fn refused(code: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Refused { code, detail: detail.into() }
 }
 
-pub async fn create_reward(work: &UnitOfWork, level_id: i64, draft: RewardDraft, active: bool) -> StoreResult<RewardRecord> {
+pub async fn create_reward(
+    work: &UnitOfWork,
+    level_id: i64,
+    draft: RewardDraft,
+    active: bool,
+) -> StoreResult<RewardRecord> {
     let inserted = reward::Entity::insert(reward::ActiveModel {
         level_id: Set(level_id),
         name_zh: Set(draft.name_zh),
@@ -84,7 +89,11 @@ pub async fn reward_by_id(connection: &impl ConnectionTrait, reward_id: i64) -> 
 }
 
 /// Rewards offered at these levels (all when `None`), optionally only active ones.
-pub async fn rewards(connection: &impl ConnectionTrait, level_ids: Option<Vec<i64>>, only_active: bool) -> StoreResult<Vec<RewardRecord>> {
+pub async fn rewards(
+    connection: &impl ConnectionTrait,
+    level_ids: Option<Vec<i64>>,
+    only_active: bool,
+) -> StoreResult<Vec<RewardRecord>> {
     let mut query = reward::Entity::find();
     if let Some(level_ids) = level_ids {
         query = query.filter(reward::Column::LevelId.is_in(level_ids));
@@ -158,7 +167,11 @@ async fn return_stock(work: &UnitOfWork, reward_id: i64, quantity: i64) -> Store
 }
 
 /// The accounts a rider's spending moves between: their own, and their city's redemption account.
-pub async fn spending_accounts(connection: &impl ConnectionTrait, rider_id: i64, city_id: i64) -> StoreResult<(AccountId, AccountId)> {
+pub async fn spending_accounts(
+    connection: &impl ConnectionTrait,
+    rider_id: i64,
+    city_id: i64,
+) -> StoreResult<(AccountId, AccountId)> {
     let rider_account = ledger::account_id_of(connection, AccountKind::Rider, None, Some(rider_id)).await?;
     let redemption_account = ledger::account_id_of(connection, AccountKind::Redemption, Some(city_id), None).await?;
     Ok((rider_account, redemption_account))
@@ -187,14 +200,19 @@ pub async fn redeem(
     )
     .await?;
     // The hold has locked the rider's account: counting now sees every earlier redemption of theirs.
-    if let (Some(count), Some(period)) = (reward.limit_count, reward.limit_period.as_deref().and_then(LimitPeriod::parse)) {
+    if let (Some(count), Some(period)) =
+        (reward.limit_count, reward.limit_period.as_deref().and_then(LimitPeriod::parse))
+    {
         let since = period.start(work.now());
         let taken: Option<i64> = redemption::Entity::find()
             .select_only()
             .column_as(Expr::col(redemption::Column::Quantity).sum().cast_as("bigint"), "taken")
             .filter(redemption::Column::RiderId.eq(rider_id))
             .filter(redemption::Column::RewardId.eq(reward.id))
-            .filter(redemption::Column::Status.is_in([RedemptionStatus::Pending.as_str(), RedemptionStatus::Fulfilled.as_str()]))
+            .filter(
+                redemption::Column::Status
+                    .is_in([RedemptionStatus::Pending.as_str(), RedemptionStatus::Fulfilled.as_str()]),
+            )
             .filter(redemption::Column::CreatedAt.gte(since))
             .into_tuple()
             .one(work.txn())
@@ -203,7 +221,10 @@ pub async fn redeem(
         if taken.unwrap_or(0) + quantity > i64::from(count) {
             return Err(refused(
                 "redemption-limit-reached",
-                format!("this reward is limited to {count} per rider per {period}; you have {} this {period}", taken.unwrap_or(0)),
+                format!(
+                    "this reward is limited to {count} per rider per {period}; you have {} this {period}",
+                    taken.unwrap_or(0)
+                ),
             ));
         }
     }
@@ -230,8 +251,15 @@ pub async fn redeem(
     redemption_by_id(work.txn(), redemption_id, work.now()).await
 }
 
-pub async fn redemption_by_id(connection: &impl ConnectionTrait, redemption_id: i64, now: DateTime<Utc>) -> StoreResult<RedemptionRecord> {
-    let model = redemption::Entity::find_by_id(redemption_id).one(connection).await?.ok_or(StoreError::NotFound("redemption"))?;
+pub async fn redemption_by_id(
+    connection: &impl ConnectionTrait,
+    redemption_id: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<RedemptionRecord> {
+    let model = redemption::Entity::find_by_id(redemption_id)
+        .one(connection)
+        .await?
+        .ok_or(StoreError::NotFound("redemption"))?;
     let reward = reward_by_id(connection, model.reward_id).await?;
     Ok(redemption_record(model, &reward, now))
 }
@@ -241,7 +269,12 @@ fn redemption_record(model: redemption::Model, reward: &RewardRecord, now: DateT
     if status == RedemptionStatus::Pending && model.expires_at <= now {
         status = RedemptionStatus::Expired;
     }
-    RedemptionRecord { redemption: model, status, reward_name_zh: reward.name_zh.clone(), reward_name_en: reward.name_en.clone() }
+    RedemptionRecord {
+        redemption: model,
+        status,
+        reward_name_zh: reward.name_zh.clone(),
+        reward_name_en: reward.name_en.clone(),
+    }
 }
 
 /// Redemptions of one rider, or at levels in `level_ids`, newest first.
@@ -263,7 +296,8 @@ pub async fn redemptions(
     }
     match status {
         Some(RedemptionStatus::Pending) => {
-            query = query.filter(redemption::Column::Status.eq("pending")).filter(redemption::Column::ExpiresAt.gt(now));
+            query =
+                query.filter(redemption::Column::Status.eq("pending")).filter(redemption::Column::ExpiresAt.gt(now));
         }
         Some(RedemptionStatus::Expired) => {
             query = query.filter(
@@ -280,8 +314,13 @@ pub async fn redemptions(
     }
     let rows = query.order_by_desc(redemption::Column::Id).limit(limit + 1).all(connection).await?;
     let reward_ids: Vec<i64> = rows.iter().map(|row| row.reward_id).collect();
-    let rewards: HashMap<i64, RewardRecord> =
-        reward::Entity::find().filter(reward::Column::Id.is_in(reward_ids)).all(connection).await?.into_iter().map(|reward| (reward.id, reward)).collect();
+    let rewards: HashMap<i64, RewardRecord> = reward::Entity::find()
+        .filter(reward::Column::Id.is_in(reward_ids))
+        .all(connection)
+        .await?
+        .into_iter()
+        .map(|reward| (reward.id, reward))
+        .collect();
     let records = rows
         .into_iter()
         .filter_map(|row| {
@@ -293,7 +332,11 @@ pub async fn redemptions(
 }
 
 /// Claims a pending redemption for a new status; refuses one already closed or past its expiry.
-async fn close_redemption(work: &UnitOfWork, redemption_id: i64, status: RedemptionStatus) -> StoreResult<RedemptionRecord> {
+async fn close_redemption(
+    work: &UnitOfWork,
+    redemption_id: i64,
+    status: RedemptionStatus,
+) -> StoreResult<RedemptionRecord> {
     let current = redemption_by_id(work.txn(), redemption_id, work.now()).await?;
     if current.status != RedemptionStatus::Pending {
         return Err(refused("redemption-not-pending", format!("the redemption is already {}", current.status)));
@@ -313,7 +356,11 @@ async fn close_redemption(work: &UnitOfWork, redemption_id: i64, status: Redempt
 }
 
 /// Hands the reward over: the held points post to the redemption account.
-pub async fn fulfil(work: &UnitOfWork, redemption_id: i64, pickup_code: &str) -> StoreResult<(RedemptionRecord, EntryRecord)> {
+pub async fn fulfil(
+    work: &UnitOfWork,
+    redemption_id: i64,
+    pickup_code: &str,
+) -> StoreResult<(RedemptionRecord, EntryRecord)> {
     let current = redemption_by_id(work.txn(), redemption_id, work.now()).await?;
     if current.status == RedemptionStatus::Pending && current.redemption.pickup_code != pickup_code.trim() {
         return Err(Invalid::one("pickup_code", "does not match this redemption's code").into());
@@ -398,9 +445,17 @@ pub async fn create_pool(
     pool_by_id(work.txn(), inserted.last_insert_id, work.now()).await
 }
 
-pub async fn pool_by_id(connection: &impl ConnectionTrait, pool_id: i64, now: DateTime<Utc>) -> StoreResult<PoolRecord> {
+pub async fn pool_by_id(
+    connection: &impl ConnectionTrait,
+    pool_id: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<PoolRecord> {
     let model = pool::Entity::find_by_id(pool_id).one(connection).await?.ok_or(StoreError::NotFound("pool"))?;
-    let pledges = pledge::Entity::find().filter(pledge::Column::PoolId.eq(pool_id)).order_by_asc(pledge::Column::Id).all(connection).await?;
+    let pledges = pledge::Entity::find()
+        .filter(pledge::Column::PoolId.eq(pool_id))
+        .order_by_asc(pledge::Column::Id)
+        .all(connection)
+        .await?;
     let rider_ids: Vec<i64> = pledges.iter().map(|pledge| pledge.rider_id).collect();
     let mut names: HashMap<i64, String> = HashMap::new();
     for chunk in rider_ids.chunks(500) {
@@ -417,7 +472,12 @@ pub async fn pool_by_id(connection: &impl ConnectionTrait, pool_id: i64, now: Da
     Ok(pool_record(model, pledges, &names, now))
 }
 
-fn pool_record(model: pool::Model, pledges: Vec<PledgeRecord>, names: &HashMap<i64, String>, now: DateTime<Utc>) -> PoolRecord {
+fn pool_record(
+    model: pool::Model,
+    pledges: Vec<PledgeRecord>,
+    names: &HashMap<i64, String>,
+    now: DateTime<Utc>,
+) -> PoolRecord {
     let mut status = PoolStatus::parse(&model.status).unwrap_or(PoolStatus::Open);
     let past_deadline = status == PoolStatus::Open && model.deadline <= now;
     if past_deadline {
@@ -438,7 +498,11 @@ fn pool_record(model: pool::Model, pledges: Vec<PledgeRecord>, names: &HashMap<i
 }
 
 /// Pools at these levels (all when `None`), newest first.
-pub async fn pools(connection: &impl ConnectionTrait, level_ids: Option<Vec<i64>>, now: DateTime<Utc>) -> StoreResult<Vec<PoolRecord>> {
+pub async fn pools(
+    connection: &impl ConnectionTrait,
+    level_ids: Option<Vec<i64>>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<PoolRecord>> {
     let mut query = pool::Entity::find();
     if let Some(level_ids) = level_ids {
         query = query.filter(pool::Column::LevelId.is_in(level_ids));
@@ -449,7 +513,11 @@ pub async fn pools(connection: &impl ConnectionTrait, level_ids: Option<Vec<i64>
 
 /// Locks a pool for a change and checks it is still open.
 async fn lock_open_pool(work: &UnitOfWork, pool_id: i64) -> StoreResult<pool::Model> {
-    let model = pool::Entity::find_by_id(pool_id).lock_exclusive().one(work.txn()).await?.ok_or(StoreError::NotFound("pool"))?;
+    let model = pool::Entity::find_by_id(pool_id)
+        .lock_exclusive()
+        .one(work.txn())
+        .await?
+        .ok_or(StoreError::NotFound("pool"))?;
     if model.status != PoolStatus::Open.as_str() || model.deadline <= work.now() {
         return Err(refused("pool-closed", "the pool is closed: it was fulfilled or its deadline has passed"));
     }

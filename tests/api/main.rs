@@ -11,5 +11,6 @@ mod levels;
 mod openapi;
 mod problems;
 mod roles;
+mod spending;
 mod users;
 mod volunteering;
