@@ -42,9 +42,12 @@ impl Application {
         }
         let (current, previous) = settings.signing_keys()?;
         let tokens = TokenKeys::new(settings, &current, previous.as_deref());
-        let policy =
-            http::Policy { redemption_expiry: chrono::TimeDelta::days(i64::from(settings.redemption_expiry_days)) };
-        let state = AppState::new(store, tokens, policy);
+        let policy = http::Policy {
+            redemption_expiry: chrono::TimeDelta::days(i64::from(settings.redemption_expiry_days)),
+            membership_lapse_months: settings.membership_lapse_months,
+        };
+        let subjects = crate::domain::membership::SubjectKeys::new(&settings.subject_key()?);
+        let state = AppState::new(store, tokens, policy, subjects);
         let router = http::router(state.clone(), settings.request_timeout());
         let listener = TcpListener::bind(settings.listen).await?;
         tokio::task::spawn_blocking(auth::warm_up);
@@ -63,7 +66,7 @@ impl Application {
     /// and closes the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_jobs, stop_receiver) = watch::channel(false);
-        let jobs = tokio::spawn(jobs::run(self.state.store.clone(), stop_receiver));
+        let jobs = tokio::spawn(jobs::run(self.state.store.clone(), self.state.policy.membership_lapse_months, stop_receiver));
         tracing::info!(address = %self.listener.local_addr()?, "serving");
         axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
         let _ = stop_jobs.send(true);
@@ -106,6 +109,7 @@ pub async fn create_admin(store: &Store, username: &str, password: &str) -> anyh
             level_id: None,
             display_name: "Administrator".into(),
             phone: None,
+            phone_key: None,
             password_hash,
         },
     )

@@ -76,6 +76,13 @@ pub struct Settings {
     /// Longest time a request may take before it is answered with 503.
     #[arg(long, env = "LEDGER_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
     pub request_timeout_seconds: u64,
+    /// Key for the keyed hashes (HMAC-SHA256) that pseudonymise phone numbers and partner references
+    /// in signals (≥ 32 bytes). Set the same key on every server; changing it unlinks old signals.
+    #[arg(long, env = "LEDGER_SUBJECT_KEY", global = true, hide_env_values = true)]
+    pub subject_key: Option<Secret>,
+    /// Months without signals or volunteering after which a member lapses.
+    #[arg(long, env = "LEDGER_MEMBERSHIP_LAPSE_MONTHS", default_value_t = 6, global = true)]
+    pub membership_lapse_months: u32,
     /// Days a redemption waits for pickup before it is cancelled and its points released.
     #[arg(long, env = "LEDGER_REDEMPTION_EXPIRY_DAYS", default_value_t = 14, global = true)]
     pub redemption_expiry_days: u32,
@@ -87,6 +94,7 @@ pub struct Settings {
 /// The smallest signing key accepted, in bytes (RFC 7518 §3.2: at least the hash size).
 const SIGNING_KEY_BYTES_MIN: usize = 32;
 const GENERATED_KEY_FILE: &str = "jwt-signing-key";
+const GENERATED_SUBJECT_KEY_FILE: &str = "subject-key";
 
 impl Settings {
     /// Settings for an embedded server (tests, tools): everything default but what is given.
@@ -105,6 +113,8 @@ impl Settings {
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             request_timeout_seconds: 30,
             redemption_expiry_days: 14,
+            subject_key: None,
+            membership_lapse_months: 6,
             log_json: false,
         }
     }
@@ -126,24 +136,38 @@ impl Settings {
             Some(secret) => Some(checked_key(secret.expose(), "LEDGER_JWT_PREVIOUS_SECRET")?),
             None => None,
         };
-        if let Some(secret) = &self.jwt_secret {
-            return Ok((checked_key(secret.expose(), "LEDGER_JWT_SECRET")?, previous));
+        Ok((self.key_or_generated(self.jwt_secret.as_ref(), "LEDGER_JWT_SECRET", GENERATED_KEY_FILE)?, previous))
+    }
+
+    /// The key of the subject hashes: as configured, or generated once and kept in the data directory.
+    pub fn subject_key(&self) -> anyhow::Result<Vec<u8>> {
+        self.key_or_generated(self.subject_key.as_ref(), "LEDGER_SUBJECT_KEY", GENERATED_SUBJECT_KEY_FILE)
+    }
+
+    fn key_or_generated(&self, configured: Option<&Secret>, variable: &str, file: &str) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = configured {
+            return checked_key(secret.expose(), variable);
         }
-        let path = self.data_dir.join(GENERATED_KEY_FILE);
+        let path = self.data_dir.join(file);
         if let Ok(existing) = std::fs::read_to_string(&path) {
-            return Ok((checked_key(existing.trim(), &path.display().to_string())?, previous));
+            return checked_key(existing.trim(), &path.display().to_string());
         }
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
         let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
         std::fs::create_dir_all(&self.data_dir)?;
-        write_private(&path, &encoded)?;
+        if let Err(error) = write_private(&path, &encoded) {
+            // Another process created it first: use theirs.
+            if error.kind() == std::io::ErrorKind::AlreadyExists {
+                return checked_key(std::fs::read_to_string(&path)?.trim(), &path.display().to_string());
+            }
+            return Err(error.into());
+        }
         tracing::warn!(
             path = %path.display(),
-            "LEDGER_JWT_SECRET is not set: generated a signing key and kept it in the data directory; \
-             set LEDGER_JWT_SECRET to share one key between servers"
+            "{variable} is not set: generated a key and kept it in the data directory; set {variable} to share one key between servers"
         );
-        Ok((encoded.into_bytes(), previous))
+        Ok(encoded.into_bytes())
     }
 }
 

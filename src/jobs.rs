@@ -1,5 +1,6 @@
 //! Background work that must happen without anyone pressing a button: expiring due holds and
-//! redemptions, refunding pools whose deadline passed, and moving expired points to breakage.
+//! redemptions, refunding pools whose deadline passed, moving expired points to breakage, and
+//! lapsing inactive members.
 //!
 //! Each sweep is one transaction that locks what it changes, so any number of servers can run the
 //! jobs at once: a hold is expired exactly once, by whichever server gets to it first.
@@ -8,12 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{Begun, Store, StoreResult, UnitOfWork, ledger, spending};
+use crate::store::{Begun, Store, StoreResult, UnitOfWork, ledger, membership, spending};
 
 /// How often the jobs run. Reads never wait for them: a due hold already reads as expired.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
+pub async fn run(store: Store, lapse_months: u32, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -21,7 +22,7 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
             _ = interval.tick() => {}
             _ = stop.changed() => return,
         }
-        if let Err(error) = sweep(&store).await {
+        if let Err(error) = sweep(&store, lapse_months).await {
             tracing::warn!(%error, "background sweep failed; will retry");
         }
     }
@@ -30,9 +31,21 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
 /// Items each job handles per transaction.
 const ITEMS_PER_TRANSACTION: u64 = 100;
 
-/// Runs every job until it has nothing left; returns how many items were processed.
-pub async fn sweep(store: &Store) -> anyhow::Result<u64> {
+/// Runs every job until it has nothing left; returns how many items were processed. Members lapse
+/// after `lapse_months` without signals or volunteering.
+pub async fn sweep(store: &Store, lapse_months: u32) -> anyhow::Result<u64> {
     let mut processed = 0;
+    let mut after_id = 0;
+    loop {
+        let Begun::Fresh(work) = store.begin(None, Some("job:lapse-members".into()), None).await? else { break };
+        let (lapsed, last_id) = membership::lapse_inactive(&work, lapse_months, after_id, ITEMS_PER_TRANSACTION).await?;
+        work.commit_plain().await?;
+        processed += lapsed;
+        match last_id {
+            Some(last_id) => after_id = last_id,
+            None => break,
+        }
+    }
     processed += drain(store, "job:expire-redemptions", |work| {
         Box::pin(spending::expire_due_redemptions(work, ITEMS_PER_TRANSACTION))
     })

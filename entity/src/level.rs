@@ -17,6 +17,8 @@ pub struct Model {
     /// Points earned by riders at this level (and below, unless they set their own) expire this
     /// many months after they were earned; `None`: never.
     pub points_expire_months: Option<i32>,
+    /// Points posted from this level's budget to each rider approved as a member here.
+    pub welcome_points: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -14,6 +14,8 @@ pub struct Model {
     pub display_name: String,
     /// Normalised mainland mobile number (riders only).
     pub phone: Option<String>,
+    /// Keyed hash of the phone number: how partner signals find the rider without storing numbers twice.
+    pub phone_key: Option<String>,
     pub password_hash: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -7,6 +7,7 @@ mod m20261122_000001_people;
 mod m20261122_000002_ledger;
 mod m20261122_000003_volunteering;
 mod m20261122_000004_spending;
+mod m20261122_000005_membership;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_ledger::Migration),
             Box::new(m20261122_000003_volunteering::Migration),
             Box::new(m20261122_000004_spending::Migration),
+            Box::new(m20261122_000005_membership::Migration),
         ]
     }
 }

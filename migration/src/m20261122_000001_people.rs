@@ -19,6 +19,7 @@ impl MigrationTrait for Migration {
                     .col(string("path"))
                     .col(boolean("approver_must_differ").default(false))
                     .col(integer_null("points_expire_months"))
+                    .col(big_integer_null("welcome_points"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
                     .foreign_key(ForeignKey::create().from("levels", "parent_id").to("levels", "id"))
@@ -38,6 +39,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null("level_id"))
                     .col(string("display_name"))
                     .col(string_null("phone"))
+                    .col(string_null("phone_key"))
                     .col(string("password_hash"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
@@ -46,6 +48,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager.create_index(index("users", &["level_id", "id"], false)).await?;
+        manager.create_index(index("users", &["phone_key"], false)).await?;
 
         manager
             .create_table(

@@ -2,6 +2,7 @@
 //! people and levels. Everything here is deterministic; the clock is passed in.
 
 pub mod ledger;
+pub mod membership;
 pub mod people;
 pub mod points;
 pub mod spending;

@@ -10,12 +10,13 @@ pub const PASSWORD_CHARS_MAX: usize = 128;
 pub const NAME_CHARS_MAX: usize = 100;
 
 string_enum! {
-    /// What a person may do. Partners (machine clients) come with the membership work.
+    /// What a caller may do. Partners are machine clients (battery-swap operators, platforms).
     Role {
         Admin => "admin",
         Organizer => "organizer",
         Auditor => "auditor",
         Rider => "rider",
+        Partner => "partner",
     }
 }
 

@@ -54,6 +54,7 @@ impl AppState {
                 Some(root) => self.level_path(account.level_id).await?.is_some_and(|path| within(&root, &path)),
                 None => true,
             },
+            Role::Partner => false,
         })
     }
 }

@@ -199,6 +199,7 @@ pub async fn register(
             level_id: Some(body.level_id),
             display_name,
             phone: Some(phone.as_str().to_owned()),
+            phone_key: Some(state.subjects.phone(&phone)),
             password_hash,
         },
     )

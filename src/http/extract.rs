@@ -172,6 +172,8 @@ role_set!(/// Riders acting for themselves.
     RiderOnly => [Rider]);
 role_set!(/// Staff, or a rider acting on what is theirs.
     StaffOrRider => [Admin, Organizer, Rider]);
+role_set!(/// Partner platforms (machine clients) only.
+    PartnerOnly => [Partner]);
 
 /// The authenticated caller, whose role is one of `R`'s. Without a valid token: 401; with another
 /// role: 403 — before the body is even read.

@@ -31,6 +31,8 @@ pub struct UpdateLevel {
     pub approver_must_differ: Option<bool>,
     /// Make points earned by riders here expire this many months later (1–120); 0 turns expiry off.
     pub points_expire_months: Option<i32>,
+    /// Points posted from this level's budget to each new member approved here; "0" turns it off.
+    pub welcome_points: Option<crate::domain::points::Points>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -164,8 +166,13 @@ pub async fn rename_level(
         Some(months) if (1..=crate::domain::spending::EXPIRY_MONTHS_MAX).contains(&months) => Some(Some(months)),
         Some(_) => return Err(ApiError::invalid("points_expire_months", "must be 0 (never) or 1–120 months")),
     };
+    let welcome_points = match body.welcome_points {
+        None => None,
+        Some(points) if points.is_negative() => return Err(ApiError::invalid("welcome_points", "must not be negative")),
+        Some(points) => Some(Some(points).filter(|points| points.is_positive())),
+    };
     let changes =
-        level_store::LevelChanges { name, approver_must_differ: body.approver_must_differ, points_expire_months };
+        level_store::LevelChanges { name, approver_must_differ: body.approver_must_differ, points_expire_months, welcome_points };
     let work = state.begin(caller.user_id, &write, &body).await?;
     let level = level_store::update(&work, level_id, changes).await?;
     work.audit(
@@ -176,6 +183,7 @@ pub async fn rename_level(
             "name": level.name,
             "approver_must_differ": level.approver_must_differ,
             "points_expire_months": level.points_expire_months,
+            "welcome_points": level.welcome_points,
         }),
     )
     .await?;

@@ -14,7 +14,9 @@ pub mod health;
 pub mod holds;
 pub mod hours;
 pub mod levels;
+pub mod membership;
 pub mod metrics;
+pub mod partners;
 pub mod pools;
 pub mod redemptions;
 pub mod reports;
@@ -58,6 +60,8 @@ pub const PAGE_LIMIT_MAX: u64 = 500;
 pub struct Policy {
     /// How long a redemption waits for pickup.
     pub redemption_expiry: chrono::TimeDelta,
+    /// Months without activity after which a member lapses.
+    pub membership_lapse_months: u32,
 }
 
 #[derive(Clone)]
@@ -66,17 +70,20 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub metrics: Arc<metrics::Metrics>,
     pub policy: Policy,
+    /// Pseudonymises phone numbers and partner references.
+    pub subjects: Arc<crate::domain::membership::SubjectKeys>,
     /// Level paths by id. A level never moves, so an entry never goes stale.
     level_paths: Arc<RwLock<HashMap<i64, String>>>,
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: TokenKeys, policy: Policy) -> Self {
+    pub fn new(store: Store, tokens: TokenKeys, policy: Policy, subjects: crate::domain::membership::SubjectKeys) -> Self {
         Self {
             store,
             tokens: Arc::new(tokens),
             metrics: Arc::new(metrics::Metrics::default()),
             policy,
+            subjects: Arc::new(subjects),
             level_paths: Arc::default(),
         }
     }
@@ -123,7 +130,7 @@ impl AppState {
                 let level_id = caller.level_id.ok_or_else(ApiError::forbidden)?;
                 Ok(Some(self.level_path(level_id).await?.ok_or_else(ApiError::forbidden)?))
             }
-            Role::Rider => Err(ApiError::forbidden()),
+            Role::Rider | Role::Partner => Err(ApiError::forbidden()),
         }
     }
 
@@ -169,6 +176,8 @@ fn request_fingerprint(path: &str, body: &impl Serialize) -> String {
         (name = "volunteering", description = "Categories and point rules, squads, activities, hours, hazard reports"),
         (name = "reports", description = "Totals for organizers, CSV exports, leaderboards"),
         (name = "spending", description = "Reward catalog, redemptions, collective pools"),
+        (name = "partners", description = "Partner platforms: machine clients and their identity signals"),
+        (name = "membership", description = "Inference rules, candidates, applications and members"),
     )
 )]
 struct ApiDoc;
@@ -242,6 +251,23 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(pools::get_pool))
         .routes(routes!(pools::pledge))
         .routes(routes!(pools::withdraw_pledge))
+        .routes(routes!(partners::create_partner, partners::list_partners))
+        .routes(routes!(partners::rotate_secret))
+        .routes(routes!(partners::token))
+        .routes(routes!(partners::push_signals, partners::list_signals))
+        .routes(routes!(membership::create_rule, membership::list_rules))
+        .routes(routes!(membership::update_rule))
+        .routes(routes!(membership::preview_rule))
+        .routes(routes!(membership::run_inference))
+        .routes(routes!(membership::list_candidates))
+        .routes(routes!(membership::invite))
+        .routes(routes!(membership::apply, membership::list_applications))
+        .routes(routes!(membership::get_application))
+        .routes(routes!(membership::verify))
+        .routes(routes!(membership::approve))
+        .routes(routes!(membership::reject))
+        .routes(routes!(membership::renew))
+        .routes(routes!(membership::my_membership))
 }
 
 /// The OpenAPI description, as committed in openapi.yaml.

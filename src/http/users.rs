@@ -85,6 +85,9 @@ pub async fn create_user(
     if caller.role == Role::Organizer && body.role != Role::Rider {
         return Err(ApiError::Forbidden("organizers may create riders only".into()));
     }
+    if body.role == Role::Partner {
+        return Err(ApiError::invalid("role", "partners are machine clients: register them at /api/v1/partners"));
+    }
     let mut validator = Validator::new();
     validator.take(people::password(&body.password));
     let display_name = validator.take(people::display_name(&body.display_name));
@@ -141,6 +144,7 @@ pub async fn create_user(
             level_id: body.level_id,
             display_name: display_name.unwrap_or_default(),
             phone: phone.as_ref().map(|phone| phone.as_str().to_owned()),
+            phone_key: phone.as_ref().map(|phone| state.subjects.phone(phone)),
             password_hash,
         },
     )
@@ -203,7 +207,7 @@ pub async fn get_user(
             (Some(root), Some(level_id)) => state.level_path(level_id).await?.is_some_and(|path| within(&root, &path)),
             _ => false,
         },
-        (Err(_), Role::Organizer) => false,
+        (Err(_), Role::Organizer) | (_, Role::Partner) => false,
     };
     if !allowed {
         return Err(ApiError::forbidden());

@@ -38,6 +38,8 @@ pub struct LevelView {
     pub approver_must_differ: bool,
     /// Points riders earn here expire this many months later (unless a level below sets its own); null: never.
     pub points_expire_months: Option<i32>,
+    /// Points posted from this level's budget to each rider approved as a member here.
+    pub welcome_points: Option<Points>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -52,6 +54,7 @@ impl From<LevelRecord> for LevelView {
             budget_account_id: level.budget_account_id,
             approver_must_differ: level.approver_must_differ,
             points_expire_months: level.points_expire_months,
+            welcome_points: level.welcome_points,
             created_at: level.created_at,
             updated_at: level.updated_at,
         }

@@ -22,6 +22,8 @@ pub struct LevelRecord {
     pub approver_must_differ: bool,
     /// Points earned by riders here expire after this many months (unless a level below sets its own).
     pub points_expire_months: Option<i32>,
+    /// Points posted from the level's budget to each rider approved as a member here.
+    pub welcome_points: Option<crate::domain::points::Points>,
     pub budget_account_id: Option<AccountId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -43,6 +45,7 @@ fn record(model: level::Model, budget_account_id: Option<AccountId>) -> LevelRec
         path: model.path,
         approver_must_differ: model.approver_must_differ,
         points_expire_months: model.points_expire_months,
+        welcome_points: model.welcome_points.map(crate::domain::points::Points::from_minor),
         budget_account_id,
         created_at: model.created_at,
         updated_at: model.updated_at,
@@ -153,11 +156,13 @@ pub struct LevelChanges {
     pub approver_must_differ: Option<bool>,
     /// `Some(None)` turns expiry off.
     pub points_expire_months: Option<Option<i32>>,
+    /// `Some(None)` turns welcome points off.
+    pub welcome_points: Option<Option<crate::domain::points::Points>>,
 }
 
 /// Renames a level and/or changes its settings.
 pub async fn update(work: &UnitOfWork, level_id: i64, changes: LevelChanges) -> StoreResult<LevelRecord> {
-    let LevelChanges { name, approver_must_differ, points_expire_months } = changes;
+    let LevelChanges { name, approver_must_differ, points_expire_months, welcome_points } = changes;
     let mut update = level::Entity::update_many().col_expr(level::Column::UpdatedAt, Expr::value(work.now()));
     if let Some(name) = name {
         update = update.col_expr(level::Column::Name, Expr::value(name));
@@ -167,6 +172,9 @@ pub async fn update(work: &UnitOfWork, level_id: i64, changes: LevelChanges) -> 
     }
     if let Some(months) = points_expire_months {
         update = update.col_expr(level::Column::PointsExpireMonths, Expr::value(months));
+    }
+    if let Some(points) = welcome_points {
+        update = update.col_expr(level::Column::WelcomePoints, Expr::value(points.map(|points| points.minor())));
     }
     let result = update.filter(level::Column::Id.eq(level_id)).exec(work.txn()).await?;
     if result.rows_affected == 0 {

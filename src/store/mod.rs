@@ -9,6 +9,7 @@ pub mod audit;
 pub mod ledger;
 pub mod levels;
 pub mod lots;
+pub mod membership;
 pub mod sessions;
 pub mod spending;
 pub mod users;

@@ -18,6 +18,7 @@ pub struct UserRecord {
     pub level_id: Option<i64>,
     pub display_name: String,
     pub phone: Option<String>,
+    pub phone_key: Option<String>,
     pub password_hash: String,
     pub account_id: Option<AccountId>,
     pub created_at: DateTime<Utc>,
@@ -29,6 +30,8 @@ pub struct NewUser {
     pub level_id: Option<i64>,
     pub display_name: String,
     pub phone: Option<String>,
+    /// Keyed hash of the phone number, to match partner signals.
+    pub phone_key: Option<String>,
     pub password_hash: String,
 }
 
@@ -40,6 +43,7 @@ fn record(model: user::Model, account_id: Option<AccountId>) -> UserRecord {
         level_id: model.level_id,
         display_name: model.display_name,
         phone: model.phone,
+        phone_key: model.phone_key,
         password_hash: model.password_hash,
         account_id,
         created_at: model.created_at,
@@ -71,6 +75,7 @@ pub async fn create(work: &UnitOfWork, new_user: NewUser) -> StoreResult<UserRec
         level_id: Set(new_user.level_id),
         display_name: Set(new_user.display_name),
         phone: Set(new_user.phone),
+        phone_key: Set(new_user.phone_key),
         password_hash: Set(new_user.password_hash),
         created_at: Set(now),
         updated_at: Set(now),
@@ -144,4 +149,21 @@ pub async fn list(
         record(model, account_id)
     });
     Ok(Page::from_rows(records.collect(), limit, |record: &UserRecord| record.id))
+}
+
+/// Riders by the keyed hash of their phone number.
+pub async fn ids_by_phone_key(connection: &impl ConnectionTrait, keys: &[String]) -> StoreResult<std::collections::HashMap<String, i64>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in keys.chunks(500) {
+        let rows: Vec<(Option<String>, i64)> = user::Entity::find()
+            .select_only()
+            .column(user::Column::PhoneKey)
+            .column(user::Column::Id)
+            .filter(user::Column::PhoneKey.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(connection)
+            .await?;
+        found.extend(rows.into_iter().filter_map(|(key, id)| key.map(|key| (key, id))));
+    }
+    Ok(found)
 }

@@ -13,6 +13,7 @@ pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "rider-password-1";
 /// The signing key of test servers, so tests can forge tokens with other keys and claims.
 pub const JWT_SECRET: &str = "test-signing-key-test-signing-key-0123456789";
+pub const SUBJECT_KEY: &str = "test-subject-key-test-subject-key-0123456789";
 
 /// A fresh database: a SQLite file in a temporary directory, or a PostgreSQL database.
 pub struct TestDatabase {
@@ -81,6 +82,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     let mut settings = Settings::for_database(&database.url, std::env::temp_dir().as_path());
     settings.admin_password = Some(Secret::new(ADMIN_PASSWORD));
     settings.jwt_secret = Some(Secret::new(JWT_SECRET));
+    settings.subject_key = Some(Secret::new(SUBJECT_KEY));
     settings
 }
 
@@ -358,6 +360,7 @@ impl TestApp {
                     role: union_ledger::domain::people::Role::Rider,
                     level_id: Some(level_id),
                     display_name: format!("骑手{index}"),
+                    phone_key: Some(self.state.subjects.phone(&union_ledger::domain::people::Phone::parse(&phone).unwrap())),
                     phone: Some(phone),
                     password_hash: hash.clone(),
                 },
@@ -373,5 +376,37 @@ impl TestApp {
     /// The rider's points account.
     pub async fn account_of(&self, user_id: i64) -> i64 {
         self.get(&format!("/api/v1/users/{user_id}"), &self.admin_token).await.ok(200)["account_id"].as_i64().unwrap()
+    }
+}
+
+impl TestApp {
+    /// Registers a battery-swap partner serving `level_id` and returns (id, client id, secret).
+    pub async fn partner(&self, name: &str, level_id: i64) -> (i64, String, String) {
+        let created = self
+            .post("/api/v1/partners", &self.admin_token, json!({"name": name, "kind": "battery_swap", "level_ids": [level_id]}))
+            .await;
+        let body = created.ok(201).clone();
+        (
+            body["partner"]["id"].as_i64().unwrap(),
+            body["partner"]["client_id"].as_str().unwrap().to_owned(),
+            body["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A partner's access token, by client credentials in a JSON body.
+    pub async fn client_token(&self, client_id: &str, client_secret: &str) -> Answer {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})),
+        )
+        .await
+    }
+
+    /// Registers a partner serving `level_id` and signs it in.
+    pub async fn partner_token(&self, level_id: i64) -> String {
+        let (_, client_id, secret) = self.partner(&format!("换电{}", uuid::Uuid::new_v4().simple()), level_id).await;
+        self.client_token(&client_id, &secret).await.ok(200)["access_token"].as_str().unwrap().to_owned()
     }
 }

@@ -132,9 +132,9 @@ async fn the_sweeper_expires_due_holds_exactly_once() {
     }
     app.advance_clock(TimeDelta::minutes(6)).await;
     let (first, second) =
-        tokio::join!(union_ledger::jobs::sweep(&app.state.store), union_ledger::jobs::sweep(&app.state.store));
+        tokio::join!(union_ledger::jobs::sweep(&app.state.store, 6), union_ledger::jobs::sweep(&app.state.store, 6));
     assert_eq!(first.unwrap() + second.unwrap(), 3);
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 0);
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0);
     assert_eq!(app.account(rider).await["debits_pending"], "0.00");
     app.assert_verified().await;
 }

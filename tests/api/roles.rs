@@ -15,6 +15,7 @@ async fn every_endpoint_refuses_the_roles_it_does_not_list() {
         ("organizer", app.staff("organizer", "org", Some(district)).await.token),
         ("auditor", app.staff("auditor", "aud", None).await.token),
         ("rider", app.rider("13800000001", community).await.token),
+        ("partner", app.partner_token(district).await),
     ];
     let spec = serde_json::to_value(union_ledger::http::openapi()).unwrap();
     let mut checked = 0;

@@ -194,8 +194,8 @@ async fn cancelled_and_expired_redemptions_give_back_points_and_stock() {
         "30.00",
         "the hold lapsed with the redemption"
     );
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 1, "the redemption, and its hold with it");
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 0, "exactly once");
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 1, "the redemption, and its hold with it");
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0, "exactly once");
     assert_eq!(
         app.get(&format!("/api/v1/rewards/{}", tea["id"]), &app.admin_token).await.ok(200)["stock"],
         3,
@@ -426,9 +426,9 @@ async fn a_pool_that_misses_its_deadline_refunds_everyone_once() {
         .await
         .problem(409, "pool-closed");
     let (first, second) =
-        tokio::join!(union_ledger::jobs::sweep(&app.state.store), union_ledger::jobs::sweep(&app.state.store));
+        tokio::join!(union_ledger::jobs::sweep(&app.state.store, 6), union_ledger::jobs::sweep(&app.state.store, 6));
     assert!(first.unwrap() + second.unwrap() >= 1);
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 0, "refunded exactly once");
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0, "refunded exactly once");
     let seen = app.get(&format!("/api/v1/pools/{pool}"), &token).await.ok(200).clone();
     let statuses: Vec<&str> =
         seen["pledges"].as_array().unwrap().iter().map(|pledge| pledge["status"].as_str().unwrap()).collect();
@@ -469,11 +469,11 @@ async fn points_expire_oldest_first_into_breakage_once() {
     app.transfer(account, budget, "6.00").await.ok(201);
 
     app.advance_clock(TimeDelta::days(12)).await;
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 0, "the spent lot leaves nothing to expire");
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0, "the spent lot leaves nothing to expire");
     assert_eq!(app.balance(account).await, "6.00");
     app.advance_clock(TimeDelta::days(20)).await;
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 1);
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store).await.unwrap(), 0, "idempotent");
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 1);
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0, "idempotent");
     assert_eq!(app.balance(account).await, "0.00");
     let token = app.login("13800000001", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
     let statement = app.get("/api/v1/me/statement", &token).await.ok(200).clone();
