@@ -66,7 +66,8 @@ impl Application {
     /// and closes the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_jobs, stop_receiver) = watch::channel(false);
-        let jobs = tokio::spawn(jobs::run(self.state.store.clone(), self.state.policy.membership_lapse_months, stop_receiver));
+        let jobs =
+            tokio::spawn(jobs::run(self.state.store.clone(), self.state.policy.membership_lapse_months, stop_receiver));
         tracing::info!(address = %self.listener.local_addr()?, "serving");
         axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
         let _ = stop_jobs.send(true);

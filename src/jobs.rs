@@ -38,7 +38,8 @@ pub async fn sweep(store: &Store, lapse_months: u32) -> anyhow::Result<u64> {
     let mut after_id = 0;
     loop {
         let Begun::Fresh(work) = store.begin(None, Some("job:lapse-members".into()), None).await? else { break };
-        let (lapsed, last_id) = membership::lapse_inactive(&work, lapse_months, after_id, ITEMS_PER_TRANSACTION).await?;
+        let (lapsed, last_id) =
+            membership::lapse_inactive(&work, lapse_months, after_id, ITEMS_PER_TRANSACTION).await?;
         work.commit_plain().await?;
         processed += lapsed;
         match last_id {

@@ -72,7 +72,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("signal_daily", &["subject_key", "partner_id", "kind", "day", "area"], true)).await?;
+        manager
+            .create_index(index("signal_daily", &["subject_key", "partner_id", "kind", "day", "area"], true))
+            .await?;
         manager.create_index(index("signal_daily", &["kind", "day"], false)).await?;
 
         manager
@@ -151,7 +153,9 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null("actor_id"))
                     .col(text_null("reason"))
                     .col(timestamp_with_time_zone("at"))
-                    .foreign_key(ForeignKey::create().from("membership_events", "membership_id").to("memberships", "id"))
+                    .foreign_key(
+                        ForeignKey::create().from("membership_events", "membership_id").to("memberships", "id"),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -57,7 +57,12 @@ impl MembershipStatus {
         use MembershipStatus::*;
         matches!(
             (self, next),
-            (Applied, Verified) | (Applied, Rejected) | (Verified, Approved) | (Verified, Rejected) | (Approved, Lapsed) | (Lapsed, Approved)
+            (Applied, Verified)
+                | (Applied, Rejected)
+                | (Verified, Approved)
+                | (Verified, Rejected)
+                | (Approved, Lapsed)
+                | (Lapsed, Approved)
         )
     }
 
@@ -127,14 +132,18 @@ pub struct CheckedSignal {
 }
 
 /// Checks one event; the error says why the row is refused.
-pub fn check_signal(keys: &SubjectKeys, partner_id: i64, input: &SignalInput, now: DateTime<Utc>) -> Result<CheckedSignal, String> {
+pub fn check_signal(
+    keys: &SubjectKeys,
+    partner_id: i64,
+    input: &SignalInput,
+    now: DateTime<Utc>,
+) -> Result<CheckedSignal, String> {
     let event_id = input.event_id.trim();
     if event_id.is_empty() || event_id.chars().count() > IDENTIFIER_CHARS_MAX {
         return Err(format!("event_id must be 1–{IDENTIFIER_CHARS_MAX} characters"));
     }
-    let kind = SignalKind::parse(&input.kind).ok_or_else(|| {
-        format!("unknown kind {:?}; use battery_swap, order_completed or other", input.kind)
-    })?;
+    let kind = SignalKind::parse(&input.kind)
+        .ok_or_else(|| format!("unknown kind {:?}; use battery_swap, order_completed or other", input.kind))?;
     if input.occurred_at > now + TimeDelta::minutes(SIGNAL_FUTURE_SKEW_MINUTES) {
         return Err("occurred_at is in the future".into());
     }
@@ -146,7 +155,9 @@ pub fn check_signal(keys: &SubjectKeys, partner_id: i64, input: &SignalInput, no
         return Err(format!("quantity must be 1–{QUANTITY_MAX}"));
     }
     let subject_key = match &input.subject {
-        Some(Subject::Phone(phone)) => keys.phone(&Phone::parse(phone).map_err(|_| "subject.phone is not a mainland mobile number".to_owned())?),
+        Some(Subject::Phone(phone)) => {
+            keys.phone(&Phone::parse(phone).map_err(|_| "subject.phone is not a mainland mobile number".to_owned())?)
+        }
         Some(Subject::PartnerRef(reference)) => {
             let reference = reference.trim();
             if reference.is_empty() || reference.chars().count() > IDENTIFIER_CHARS_MAX {
@@ -160,7 +171,14 @@ pub fn check_signal(keys: &SubjectKeys, partner_id: i64, input: &SignalInput, no
     if area.as_ref().is_some_and(|area| area.chars().count() > IDENTIFIER_CHARS_MAX) {
         return Err(format!("area must be at most {IDENTIFIER_CHARS_MAX} characters"));
     }
-    Ok(CheckedSignal { event_id: event_id.to_owned(), subject_key, kind, occurred_at: input.occurred_at, quantity, area })
+    Ok(CheckedSignal {
+        event_id: event_id.to_owned(),
+        subject_key,
+        kind,
+        occurred_at: input.occurred_at,
+        quantity,
+        area,
+    })
 }
 
 /// What a rule asks of a subject's signals.
@@ -179,7 +197,11 @@ impl RuleCriteria {
     pub fn validate(mut self) -> Result<RuleCriteria, Invalid> {
         let mut validator = Validator::new();
         self.name = validator.take(required_text("name", &self.name, 100)).unwrap_or_default();
-        validator.check((1..=SIGNAL_AGE_DAYS_MAX as i32).contains(&self.window_days), "window_days", "must be 1–90 days");
+        validator.check(
+            (1..=SIGNAL_AGE_DAYS_MAX as i32).contains(&self.window_days),
+            "window_days",
+            "must be 1–90 days",
+        );
         validator.check(self.min_count >= 1, "min_count", "must be at least 1");
         validator.check(
             self.min_active_days >= 1 && self.min_active_days <= self.window_days,
@@ -247,13 +269,17 @@ mod tests {
     fn subjects_are_keyed_hashes_shared_across_partners_for_phones_only() {
         let keys = SubjectKeys::new(b"secret");
         let now = Utc::now();
-        let a = check_signal(&keys, 1, &input("battery_swap", Some(Subject::Phone("138 1234 5678".into())), now), now).unwrap();
-        let b = check_signal(&keys, 2, &input("battery_swap", Some(Subject::Phone("+8613812345678".into())), now), now).unwrap();
+        let a = check_signal(&keys, 1, &input("battery_swap", Some(Subject::Phone("138 1234 5678".into())), now), now)
+            .unwrap();
+        let b = check_signal(&keys, 2, &input("battery_swap", Some(Subject::Phone("+8613812345678".into())), now), now)
+            .unwrap();
         assert_eq!(a.subject_key, b.subject_key, "the same rider at two partners");
         assert!(!a.subject_key.contains("13812345678"));
         assert_eq!(a.subject_key, keys.phone(&Phone::parse("13812345678").unwrap()), "and at registration");
-        let ref_a = check_signal(&keys, 1, &input("battery_swap", Some(Subject::PartnerRef("u-1".into())), now), now).unwrap();
-        let ref_b = check_signal(&keys, 2, &input("battery_swap", Some(Subject::PartnerRef("u-1".into())), now), now).unwrap();
+        let ref_a =
+            check_signal(&keys, 1, &input("battery_swap", Some(Subject::PartnerRef("u-1".into())), now), now).unwrap();
+        let ref_b =
+            check_signal(&keys, 2, &input("battery_swap", Some(Subject::PartnerRef("u-1".into())), now), now).unwrap();
         assert_ne!(ref_a.subject_key, ref_b.subject_key, "partner references are scoped to their partner");
         assert_ne!(SubjectKeys::new(b"other").phone(&Phone::parse("13812345678").unwrap()), a.subject_key);
     }
@@ -264,9 +290,21 @@ mod tests {
         let now = Utc::now();
         let phone = || Some(Subject::Phone("13812345678".into()));
         assert!(check_signal(&keys, 1, &input("teleport", phone(), now), now).unwrap_err().contains("unknown kind"));
-        assert!(check_signal(&keys, 1, &input("battery_swap", phone(), now + TimeDelta::hours(1)), now).unwrap_err().contains("future"));
-        assert!(check_signal(&keys, 1, &input("battery_swap", phone(), now - TimeDelta::days(91)), now).unwrap_err().contains("90 days"));
-        assert!(check_signal(&keys, 1, &input("battery_swap", Some(Subject::Phone("123".into())), now), now).unwrap_err().contains("phone"));
+        assert!(
+            check_signal(&keys, 1, &input("battery_swap", phone(), now + TimeDelta::hours(1)), now)
+                .unwrap_err()
+                .contains("future")
+        );
+        assert!(
+            check_signal(&keys, 1, &input("battery_swap", phone(), now - TimeDelta::days(91)), now)
+                .unwrap_err()
+                .contains("90 days")
+        );
+        assert!(
+            check_signal(&keys, 1, &input("battery_swap", Some(Subject::Phone("123".into())), now), now)
+                .unwrap_err()
+                .contains("phone")
+        );
         assert!(check_signal(&keys, 1, &input("battery_swap", None, now), now).is_err());
     }
 

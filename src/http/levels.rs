@@ -168,11 +168,17 @@ pub async fn rename_level(
     };
     let welcome_points = match body.welcome_points {
         None => None,
-        Some(points) if points.is_negative() => return Err(ApiError::invalid("welcome_points", "must not be negative")),
+        Some(points) if points.is_negative() => {
+            return Err(ApiError::invalid("welcome_points", "must not be negative"));
+        }
         Some(points) => Some(Some(points).filter(|points| points.is_positive())),
     };
-    let changes =
-        level_store::LevelChanges { name, approver_must_differ: body.approver_must_differ, points_expire_months, welcome_points };
+    let changes = level_store::LevelChanges {
+        name,
+        approver_must_differ: body.approver_must_differ,
+        points_expire_months,
+        welcome_points,
+    };
     let work = state.begin(caller.user_id, &write, &body).await?;
     let level = level_store::update(&work, level_id, changes).await?;
     work.audit(

@@ -10,9 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{AdminOnly, Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly, Staff, StaffOrAuditor, StaffOrRider, WriteRequest};
+use super::extract::{
+    AdminOnly, Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly, Staff, StaffOrAuditor, StaffOrRider,
+    WriteRequest,
+};
 use super::views::{EntryView, page_limit};
-use crate::domain::membership::{CandidateStatus, Evidence, MembershipStatus, RuleCriteria, SignalKind, check_verification};
+use crate::domain::membership::{
+    CandidateStatus, Evidence, MembershipStatus, RuleCriteria, SignalKind, check_verification,
+};
 use crate::domain::people::{Role, within};
 use crate::store::levels as level_store;
 use crate::store::membership::{self as store, CandidateRecord, MembershipRecord, RuleRecord};
@@ -348,8 +353,13 @@ pub async fn create_rule(
         rule = store::update_rule(&work, rule.id, &criteria, false).await?;
     }
     let candidates_created = if rule.active { store::make_candidates(&work, &rule, None).await? } else { 0 };
-    work.audit("membership.rule.create", "membership_rule", rule.id, json!({ "name": rule.name, "candidates_created": candidates_created }))
-        .await?;
+    work.audit(
+        "membership.rule.create",
+        "membership_rule",
+        rule.id,
+        json!({ "name": rule.name, "candidates_created": candidates_created }),
+    )
+    .await?;
     let view = RuleResult { rule: rule.into(), candidates_created };
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -399,7 +409,11 @@ pub async fn update_rule(
     responses((status = 200, body = PreviewResult), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 422, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin"]))))]
-pub async fn preview_rule(State(state): State<AppState>, _caller: Caller<AdminOnly>, Json(body): Json<RuleRequest>) -> ApiResult<Json<PreviewResult>> {
+pub async fn preview_rule(
+    State(state): State<AppState>,
+    _caller: Caller<AdminOnly>,
+    Json(body): Json<RuleRequest>,
+) -> ApiResult<Json<PreviewResult>> {
     let criteria = body.criteria()?;
     let (candidates, sample) = store::preview(state.store.reader(), &criteria, state.store.now()).await?;
     Ok(Json(PreviewResult { candidates, sample: sample.into_iter().map(Into::into).collect() }))
@@ -411,10 +425,15 @@ pub async fn preview_rule(State(state): State<AppState>, _caller: Caller<AdminOn
     responses((status = 200, body = InferenceResult), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin"]))))]
-pub async fn run_inference(State(state): State<AppState>, caller: Caller<AdminOnly>, write: WriteRequest) -> ApiResult<Json<InferenceResult>> {
+pub async fn run_inference(
+    State(state): State<AppState>,
+    caller: Caller<AdminOnly>,
+    write: WriteRequest,
+) -> ApiResult<Json<InferenceResult>> {
     let work = state.begin_plain(Some(caller.user_id), write.request_id).await?;
     let candidates_created = store::infer_all(&work).await?;
-    work.audit("membership.inference", "membership_rules", "all", json!({ "candidates_created": candidates_created })).await?;
+    work.audit("membership.inference", "membership_rules", "all", json!({ "candidates_created": candidates_created }))
+        .await?;
     work.commit_plain().await?;
     Ok(Json(InferenceResult { candidates_created }))
 }
@@ -459,7 +478,12 @@ pub async fn list_candidates(
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS),
               (status = 409, description = "Already invited or applied", body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer"]))))]
-pub async fn invite(State(state): State<AppState>, caller: Caller<Staff>, write: WriteRequest, Path(candidate_id): Path<i64>) -> ApiResult<Json<CandidateView>> {
+pub async fn invite(
+    State(state): State<AppState>,
+    caller: Caller<Staff>,
+    write: WriteRequest,
+    Path(candidate_id): Path<i64>,
+) -> ApiResult<Json<CandidateView>> {
     let candidate = match store::candidate_by_id(state.store.reader(), candidate_id).await {
         Ok(candidate) => candidate,
         Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
@@ -484,25 +508,39 @@ pub async fn invite(State(state): State<AppState>, caller: Caller<Staff>, write:
               (status = 409, description = "already-applied", body = Problem, content_type = PROBLEMS),
               (status = 422, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["rider"]))))]
-pub async fn apply(State(state): State<AppState>, caller: Caller<RiderOnly>, write: WriteRequest, Json(body): Json<ApplyRequest>) -> ApiResult<(StatusCode, Json<MembershipView>)> {
+pub async fn apply(
+    State(state): State<AppState>,
+    caller: Caller<RiderOnly>,
+    write: WriteRequest,
+    Json(body): Json<ApplyRequest>,
+) -> ApiResult<(StatusCode, Json<MembershipView>)> {
     let reader = state.store.reader();
     let rider = users::find(reader, caller.user_id).await?;
     let candidate = match &rider.phone_key {
-        Some(key) => store::candidate_by_subject(reader, key).await?.filter(|candidate| candidate.status != CandidateStatus::Applied.as_str()),
+        Some(key) => store::candidate_by_subject(reader, key)
+            .await?
+            .filter(|candidate| candidate.status != CandidateStatus::Applied.as_str()),
         None => None,
     };
     let rider_path = state.level_path(rider.level_id.unwrap_or_default()).await?.unwrap_or_default();
-    let level_id = body.level_id.or(candidate.as_ref().map(|candidate| candidate.level_id)).or(rider.level_id).unwrap_or_default();
+    let level_id =
+        body.level_id.or(candidate.as_ref().map(|candidate| candidate.level_id)).or(rider.level_id).unwrap_or_default();
     let level_path = state.level_path(level_id).await?;
-    let allowed = level_path.as_deref().is_some_and(|path| within(path, &rider_path)) || candidate.as_ref().is_some_and(|candidate| candidate.level_id == level_id);
+    let allowed = level_path.as_deref().is_some_and(|path| within(path, &rider_path))
+        || candidate.as_ref().is_some_and(|candidate| candidate.level_id == level_id);
     if !allowed {
         return Err(ApiError::invalid("level_id", "must be your own level or one above it"));
     }
     let note = body.note.as_deref().map(|note| crate::domain::required_text("note", note, 500)).transpose()?;
     let work = state.begin(caller.user_id, &write, &body).await?;
     let record = store::apply(&work, caller.user_id, level_id, candidate.as_ref(), note).await?;
-    work.audit("membership.apply", "membership", record.membership.id, json!({ "level_id": level_id, "candidate_id": record.membership.candidate_id }))
-        .await?;
+    work.audit(
+        "membership.apply",
+        "membership",
+        record.membership.id,
+        json!({ "level_id": level_id, "candidate_id": record.membership.candidate_id }),
+    )
+    .await?;
     let view = MembershipView::from(record);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -524,15 +562,25 @@ pub async fn list_applications(
     let levels = level_ids_in_scope(&state, &caller).await?;
     let page = store::memberships(state.store.reader(), levels, query.status, limit, query.cursor).await?;
     Ok(Json(MembershipList {
-        memberships: page.items.into_iter().map(|membership| MembershipRecord { membership, events: Vec::new() }.into()).collect(),
+        memberships: page
+            .items
+            .into_iter()
+            .map(|membership| MembershipRecord { membership, events: Vec::new() }.into())
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
 
-async fn visible_membership<R: Allowed>(state: &AppState, caller: &Caller<R>, membership_id: i64) -> ApiResult<MembershipRecord> {
+async fn visible_membership<R: Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    membership_id: i64,
+) -> ApiResult<MembershipRecord> {
     let record = match store::membership_by_id(state.store.reader(), membership_id).await {
         Ok(record) => record,
-        Err(StoreError::NotFound(_)) if caller.sees_everything() => return Err(ApiError::NotFound(format!("no membership {membership_id}"))),
+        Err(StoreError::NotFound(_)) if caller.sees_everything() => {
+            return Err(ApiError::NotFound(format!("no membership {membership_id}")));
+        }
         Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
         Err(error) => return Err(error.into()),
     };
@@ -553,7 +601,11 @@ async fn visible_membership<R: Allowed>(state: &AppState, caller: &Caller<R>, me
     responses((status = 200, body = MembershipView), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
-pub async fn get_application(State(state): State<AppState>, caller: Caller<AnyPerson>, Path(membership_id): Path<i64>) -> ApiResult<Json<MembershipView>> {
+pub async fn get_application(
+    State(state): State<AppState>,
+    caller: Caller<AnyPerson>,
+    Path(membership_id): Path<i64>,
+) -> ApiResult<Json<MembershipView>> {
     Ok(Json(visible_membership(&state, &caller, membership_id).await?.into()))
 }
 
@@ -587,7 +639,13 @@ async fn move_membership(
     }
     let work = state.begin(work_caller, write, body).await?;
     let updated = store::transition(&work, record.membership.id, from, to, reason.clone(), verification).await?;
-    work.audit(&format!("membership.{to}"), "membership", record.membership.id, json!({ "from": from, "reason": reason })).await?;
+    work.audit(
+        &format!("membership.{to}"),
+        "membership",
+        record.membership.id,
+        json!({ "from": from, "reason": reason }),
+    )
+    .await?;
     let view = MembershipView::from(updated);
     work.commit(200, &view).await?;
     Ok(view)
@@ -692,9 +750,18 @@ pub async fn reject(
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 404, body = Problem, content_type = PROBLEMS),
               (status = 409, description = "invalid-transition", body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "rider"]))))]
-pub async fn renew(State(state): State<AppState>, caller: Caller<StaffOrRider>, write: WriteRequest, Path(membership_id): Path<i64>) -> ApiResult<Json<MembershipView>> {
+pub async fn renew(
+    State(state): State<AppState>,
+    caller: Caller<StaffOrRider>,
+    write: WriteRequest,
+    Path(membership_id): Path<i64>,
+) -> ApiResult<Json<MembershipView>> {
     let record = visible_membership(&state, &caller, membership_id).await?;
-    let reason = Some(if caller.role == Role::Rider { "renewed by the member".to_owned() } else { "renewed by the union".to_owned() });
+    let reason = Some(if caller.role == Role::Rider {
+        "renewed by the member".to_owned()
+    } else {
+        "renewed by the union".to_owned()
+    });
     let step = Step { to: MembershipStatus::Approved, reason, verification: None };
     Ok(Json(move_membership(&state, caller.user_id, &write, &record, step, &membership_id).await?))
 }

@@ -77,7 +77,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: TokenKeys, policy: Policy, subjects: crate::domain::membership::SubjectKeys) -> Self {
+    pub fn new(
+        store: Store,
+        tokens: TokenKeys,
+        policy: Policy,
+        subjects: crate::domain::membership::SubjectKeys,
+    ) -> Self {
         Self {
             store,
             tokens: Arc::new(tokens),

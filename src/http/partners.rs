@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{AdminOnly, AdminOrAuditor, Caller, Json, Path, PartnerOnly, Query, WriteRequest, parse_json};
+use super::extract::{AdminOnly, AdminOrAuditor, Caller, Json, PartnerOnly, Path, Query, WriteRequest, parse_json};
 use super::views::page_limit;
 use crate::auth::{hash_password, new_opaque_token, verify_password};
 use crate::domain::membership::{PartnerKind, SIGNALS_PER_BATCH_MAX, SignalInput, Subject, check_signal};
@@ -108,8 +108,16 @@ pub async fn create_partner(
     // A new secret each time: a replayed answer would show a secret that no longer works, so this
     // endpoint takes no Idempotency-Key.
     let work = state.begin_plain(Some(caller.user_id), write.request_id).await?;
-    let partner = store::create_partner(&work, name.unwrap_or_default(), body.kind, &body.level_ids, client_id, secret_hash).await?;
-    work.audit("partner.create", "partner", partner.partner.id, json!({ "name": partner.partner.name, "kind": body.kind })).await?;
+    let partner =
+        store::create_partner(&work, name.unwrap_or_default(), body.kind, &body.level_ids, client_id, secret_hash)
+            .await?;
+    work.audit(
+        "partner.create",
+        "partner",
+        partner.partner.id,
+        json!({ "name": partner.partner.name, "kind": body.kind }),
+    )
+    .await?;
     work.commit_plain().await?;
     Ok((StatusCode::CREATED, Json(PartnerCredentials { partner: partner.into(), client_secret: secret })))
 }
@@ -120,7 +128,10 @@ pub async fn create_partner(
     responses((status = 200, body = PartnerList), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "auditor"]))))]
-pub async fn list_partners(State(state): State<AppState>, _caller: Caller<AdminOrAuditor>) -> ApiResult<Json<PartnerList>> {
+pub async fn list_partners(
+    State(state): State<AppState>,
+    _caller: Caller<AdminOrAuditor>,
+) -> ApiResult<Json<PartnerList>> {
     let partners = store::partners(state.store.reader()).await?;
     Ok(Json(PartnerList { partners: partners.into_iter().map(Into::into).collect() }))
 }
@@ -188,14 +199,19 @@ fn oauth_error(status: StatusCode, error: &'static str, detail: &str) -> ApiErro
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<ClientToken>> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
     let request: TokenRequest = if content_type.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes(&body).map_err(|error| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &error.to_string()))?
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|error| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &error.to_string()))?
     } else if content_type.starts_with("application/json") {
         parse_json(&body)?
     } else {
         return Err(oauth_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "send a form or JSON body"));
     };
     if request.grant_type != "client_credentials" {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only grant_type=client_credentials is supported"));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only grant_type=client_credentials is supported",
+        ));
     }
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -209,13 +225,16 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         (None, Some(id), Some(secret)) => (id, secret),
         _ => return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "send client_id and client_secret")),
     };
-    let partner = store::partner_by_client_id(state.store.reader(), client_id.trim()).await?.filter(|partner| partner.partner.active);
+    let partner = store::partner_by_client_id(state.store.reader(), client_id.trim())
+        .await?
+        .filter(|partner| partner.partner.active);
     let now = state.store.now();
     let current = partner.as_ref().map(|partner| partner.partner.secret_hash.clone());
     let mut valid = verify_password(current, client_secret.clone()).await;
     if !valid
         && let Some(partner) = &partner
-        && let (Some(previous), Some(until)) = (&partner.partner.previous_secret_hash, partner.partner.previous_valid_until)
+        && let (Some(previous), Some(until)) =
+            (&partner.partner.previous_secret_hash, partner.partner.previous_valid_until)
         && until > now
     {
         valid = verify_password(Some(previous.clone()), client_secret).await;
@@ -333,7 +352,11 @@ pub async fn push_signals(
         let occurred_at = match DateTime::parse_from_rfc3339(&event.occurred_at) {
             Ok(at) => at.with_timezone(&Utc),
             Err(_) => {
-                rejected.push(RefusedEvent { index, event_id: event.event_id.clone(), reason: "occurred_at is not an RFC 3339 time".into() });
+                rejected.push(RefusedEvent {
+                    index,
+                    event_id: event.event_id.clone(),
+                    reason: "occurred_at is not an RFC 3339 time".into(),
+                });
                 continue;
             }
         };
@@ -382,7 +405,11 @@ pub async fn push_signals(
     responses((status = 200, body = SignalList), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["partner"]))))]
-pub async fn list_signals(State(state): State<AppState>, caller: Caller<PartnerOnly>, Query(query): Query<SignalQuery>) -> ApiResult<Json<SignalList>> {
+pub async fn list_signals(
+    State(state): State<AppState>,
+    caller: Caller<PartnerOnly>,
+    Query(query): Query<SignalQuery>,
+) -> ApiResult<Json<SignalList>> {
     let limit = page_limit(query.limit)?;
     let page = store::partner_events(state.store.reader(), caller.user_id, limit, query.cursor).await?;
     Ok(Json(SignalList {

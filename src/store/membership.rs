@@ -22,6 +22,10 @@ use entity::{
 
 /// Subjects per query when evaluating rules for a batch's subjects.
 const SUBJECTS_PER_QUERY: usize = 500;
+/// Signals summed over the daily aggregates (cast: PostgreSQL sums bigints as numeric).
+const TOTAL: &str = "CAST(SUM(\"count\") AS BIGINT)";
+/// Distinct active days.
+const ACTIVE_DAYS: &str = "COUNT(DISTINCT \"day\")";
 /// Candidates shown in a rule preview.
 const PREVIEW_SAMPLE: usize = 20;
 
@@ -85,11 +89,15 @@ pub async fn create_partner(
 }
 
 pub async fn partner_by_id(connection: &impl ConnectionTrait, partner_id: i64) -> StoreResult<PartnerRecord> {
-    let model = partner::Entity::find_by_id(partner_id).one(connection).await?.ok_or(StoreError::NotFound("partner"))?;
+    let model =
+        partner::Entity::find_by_id(partner_id).one(connection).await?.ok_or(StoreError::NotFound("partner"))?;
     with_levels(connection, model).await
 }
 
-pub async fn partner_by_client_id(connection: &impl ConnectionTrait, client_id: &str) -> StoreResult<Option<PartnerRecord>> {
+pub async fn partner_by_client_id(
+    connection: &impl ConnectionTrait,
+    client_id: &str,
+) -> StoreResult<Option<PartnerRecord>> {
     match partner::Entity::find().filter(partner::Column::ClientId.eq(client_id)).one(connection).await? {
         Some(model) => Ok(Some(with_levels(connection, model).await?)),
         None => Ok(None),
@@ -118,7 +126,12 @@ pub async fn partners(connection: &impl ConnectionTrait) -> StoreResult<Vec<Part
 }
 
 /// Replaces a partner's secret; the old one keeps working until `previous_valid_until`.
-pub async fn rotate_secret(work: &UnitOfWork, partner_id: i64, new_hash: String, previous_valid_until: DateTime<Utc>) -> StoreResult<PartnerRecord> {
+pub async fn rotate_secret(
+    work: &UnitOfWork,
+    partner_id: i64,
+    new_hash: String,
+    previous_valid_until: DateTime<Utc>,
+) -> StoreResult<PartnerRecord> {
     let current = partner_by_id(work.txn(), partner_id).await?;
     partner::Entity::update_many()
         .col_expr(partner::Column::PreviousSecretHash, Expr::value(current.partner.secret_hash))
@@ -178,7 +191,9 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
             _ => 0,
         };
         if count != chunk.len() as u64 {
-            return Err(StoreError::Conflict("another batch with the same events arrived at the same time; send again".into()));
+            return Err(StoreError::Conflict(
+                "another batch with the same events arrived at the same time; send again".into(),
+            ));
         }
     }
     outcome.accepted = fresh.len() as u64;
@@ -215,13 +230,17 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
                     signal_daily::Column::Day,
                     signal_daily::Column::Area,
                 ])
-                .value(signal_daily::Column::Count, Expr::col((signal_daily::Entity, signal_daily::Column::Count)).add(Expr::cust("excluded.count")))
+                .value(
+                    signal_daily::Column::Count,
+                    Expr::col((signal_daily::Entity, signal_daily::Column::Count)).add(Expr::cust("excluded.count")),
+                )
                 .to_owned(),
             )
             .exec_without_returning(work.txn())
             .await?;
     }
-    let subjects: Vec<String> = fresh.iter().map(|event| event.subject_key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let subjects: Vec<String> =
+        fresh.iter().map(|event| event.subject_key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     if !subjects.is_empty() {
         for rule in active_rules(work.txn()).await? {
             outcome.candidates_created += make_candidates(work, &rule, Some(&subjects)).await?;
@@ -231,7 +250,12 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
 }
 
 /// What a partner sent, newest first (without subjects).
-pub async fn partner_events(connection: &impl ConnectionTrait, partner_id: i64, limit: u64, cursor: Option<i64>) -> StoreResult<Page<signal_event::Model>> {
+pub async fn partner_events(
+    connection: &impl ConnectionTrait,
+    partner_id: i64,
+    limit: u64,
+    cursor: Option<i64>,
+) -> StoreResult<Page<signal_event::Model>> {
     let mut query = signal_event::Entity::find().filter(signal_event::Column::PartnerId.eq(partner_id));
     if let Some(cursor) = cursor {
         query = query.filter(signal_event::Column::Id.lt(cursor));
@@ -274,7 +298,12 @@ pub async fn create_rule(work: &UnitOfWork, criteria: &RuleCriteria) -> StoreRes
 }
 
 /// Changes a rule's criteria (a new version) or turns it on or off.
-pub async fn update_rule(work: &UnitOfWork, rule_id: i64, criteria: &RuleCriteria, active: bool) -> StoreResult<RuleRecord> {
+pub async fn update_rule(
+    work: &UnitOfWork,
+    rule_id: i64,
+    criteria: &RuleCriteria,
+    active: bool,
+) -> StoreResult<RuleRecord> {
     let current = rule_by_id(work.txn(), rule_id).await?;
     membership_rule::Entity::update_many()
         .col_expr(membership_rule::Column::Name, Expr::value(criteria.name.clone()))
@@ -328,8 +357,8 @@ pub async fn matching_subjects(
         let mut query = signal_daily::Entity::find()
             .select_only()
             .column(signal_daily::Column::SubjectKey)
-            .column_as(Expr::cust("SUM(\"count\")"), "total")
-            .column_as(Expr::cust("COUNT(DISTINCT \"day\")"), "days")
+            .column_as(Expr::cust(TOTAL), "total")
+            .column_as(Expr::cust(ACTIVE_DAYS), "days")
             .column_as(Expr::cust("MIN(\"day\")"), "first_day")
             .column_as(Expr::cust("MAX(\"day\")"), "last_day")
             .filter(signal_daily::Column::Kind.eq(criteria.kind.as_str()))
@@ -345,8 +374,8 @@ pub async fn matching_subjects(
         }
         let rows: Vec<(String, i64, i64, String, String)> = query
             .group_by(signal_daily::Column::SubjectKey)
-            .having(Expr::cust_with_values("SUM(\"count\") >= ?", [criteria.min_count]))
-            .having(Expr::cust_with_values("COUNT(DISTINCT \"day\") >= ?", [i64::from(criteria.min_active_days)]))
+            .having(Expr::cust(TOTAL).gte(criteria.min_count))
+            .having(Expr::cust(ACTIVE_DAYS).gte(i64::from(criteria.min_active_days)))
             .into_tuple()
             .all(connection)
             .await?;
@@ -387,7 +416,7 @@ async fn partners_and_areas(
             .column(signal_daily::Column::SubjectKey)
             .column(signal_daily::Column::PartnerId)
             .column(signal_daily::Column::Area)
-            .column_as(Expr::cust("SUM(\"count\")"), "total")
+            .column_as(Expr::cust(TOTAL), "total")
             .filter(signal_daily::Column::Kind.eq(criteria.kind.as_str()))
             .filter(signal_daily::Column::Day.gte(first_day.clone()))
             .filter(signal_daily::Column::SubjectKey.is_in(chunk.iter().cloned()))
@@ -539,7 +568,11 @@ pub async fn infer_all(work: &UnitOfWork) -> StoreResult<u64> {
 }
 
 /// How many subjects a draft rule would make candidates now, with a sample; writes nothing.
-pub async fn preview(connection: &impl ConnectionTrait, criteria: &RuleCriteria, now: DateTime<Utc>) -> StoreResult<(u64, Vec<Evidence>)> {
+pub async fn preview(
+    connection: &impl ConnectionTrait,
+    criteria: &RuleCriteria,
+    now: DateTime<Utc>,
+) -> StoreResult<(u64, Vec<Evidence>)> {
     let matched = matching_subjects(connection, criteria, None, now).await?;
     let count = matched.len() as u64;
     Ok((count, matched.into_iter().take(PREVIEW_SAMPLE).map(|(_, evidence)| evidence).collect()))
@@ -570,7 +603,10 @@ pub async fn candidate_by_id(connection: &impl ConnectionTrait, candidate_id: i6
     candidate::Entity::find_by_id(candidate_id).one(connection).await?.ok_or(StoreError::NotFound("candidate"))
 }
 
-pub async fn candidate_by_subject(connection: &impl ConnectionTrait, subject_key: &str) -> StoreResult<Option<CandidateRecord>> {
+pub async fn candidate_by_subject(
+    connection: &impl ConnectionTrait,
+    subject_key: &str,
+) -> StoreResult<Option<CandidateRecord>> {
     Ok(candidate::Entity::find().filter(candidate::Column::SubjectKey.eq(subject_key)).one(connection).await?)
 }
 
@@ -586,12 +622,21 @@ pub async fn invite(work: &UnitOfWork, candidate_id: i64) -> StoreResult<Candida
         .exec(work.txn())
         .await?;
     if claimed.rows_affected != 1 {
-        return Err(StoreError::Refused { code: "invalid-transition", detail: "only a candidate not yet invited can be invited".into() });
+        return Err(StoreError::Refused {
+            code: "invalid-transition",
+            detail: "only a candidate not yet invited can be invited".into(),
+        });
     }
     candidate_by_id(work.txn(), candidate_id).await
 }
 
-async fn record_event(work: &UnitOfWork, membership_id: i64, from: Option<MembershipStatus>, to: MembershipStatus, reason: Option<String>) -> StoreResult<()> {
+async fn record_event(
+    work: &UnitOfWork,
+    membership_id: i64,
+    from: Option<MembershipStatus>,
+    to: MembershipStatus,
+    reason: Option<String>,
+) -> StoreResult<()> {
     membership_event::Entity::insert(membership_event::ActiveModel {
         membership_id: Set(membership_id),
         from_status: Set(from.map(|status| status.as_str().to_owned())),
@@ -607,7 +652,10 @@ async fn record_event(work: &UnitOfWork, membership_id: i64, from: Option<Member
 }
 
 pub async fn membership_by_id(connection: &impl ConnectionTrait, membership_id: i64) -> StoreResult<MembershipRecord> {
-    let model = membership::Entity::find_by_id(membership_id).one(connection).await?.ok_or(StoreError::NotFound("membership"))?;
+    let model = membership::Entity::find_by_id(membership_id)
+        .one(connection)
+        .await?
+        .ok_or(StoreError::NotFound("membership"))?;
     let events = membership_event::Entity::find()
         .filter(membership_event::Column::MembershipId.eq(membership_id))
         .order_by_asc(membership_event::Column::Id)
@@ -617,7 +665,10 @@ pub async fn membership_by_id(connection: &impl ConnectionTrait, membership_id: 
 }
 
 /// The rider's most recent membership or application.
-pub async fn latest_membership(connection: &impl ConnectionTrait, user_id: i64) -> StoreResult<Option<MembershipRecord>> {
+pub async fn latest_membership(
+    connection: &impl ConnectionTrait,
+    user_id: i64,
+) -> StoreResult<Option<MembershipRecord>> {
     let latest: Option<i64> = membership::Entity::find()
         .select_only()
         .column(membership::Column::Id)
@@ -633,7 +684,13 @@ pub async fn latest_membership(connection: &impl ConnectionTrait, user_id: i64) 
 }
 
 /// A rider applies to be a member of a level; a matching candidate is linked and marked applied.
-pub async fn apply(work: &UnitOfWork, user_id: i64, level_id: i64, candidate: Option<&CandidateRecord>, reason: Option<String>) -> StoreResult<MembershipRecord> {
+pub async fn apply(
+    work: &UnitOfWork,
+    user_id: i64,
+    level_id: i64,
+    candidate: Option<&CandidateRecord>,
+    reason: Option<String>,
+) -> StoreResult<MembershipRecord> {
     if let Some(current) = latest_membership(work.txn(), user_id).await?
         && !MembershipStatus::parse(&current.membership.status).is_some_and(MembershipStatus::is_closed)
     {
@@ -695,15 +752,23 @@ pub async fn transition(
         .exec(work.txn())
         .await?;
     if claimed.rows_affected != 1 {
-        return Err(StoreError::Refused { code: "invalid-transition", detail: "the membership changed meanwhile; read it again".into() });
+        return Err(StoreError::Refused {
+            code: "invalid-transition",
+            detail: "the membership changed meanwhile; read it again".into(),
+        });
     }
     record_event(work, membership_id, Some(from), to, reason).await?;
     membership_by_id(work.txn(), membership_id).await
 }
 
 /// Approves a verified application: a member number, and the level's welcome points if it has any.
-pub async fn approve(work: &UnitOfWork, membership_id: i64, reason: Option<String>) -> StoreResult<(MembershipRecord, Option<EntryRecord>)> {
-    let record = transition(work, membership_id, MembershipStatus::Verified, MembershipStatus::Approved, reason, None).await?;
+pub async fn approve(
+    work: &UnitOfWork,
+    membership_id: i64,
+    reason: Option<String>,
+) -> StoreResult<(MembershipRecord, Option<EntryRecord>)> {
+    let record =
+        transition(work, membership_id, MembershipStatus::Verified, MembershipStatus::Approved, reason, None).await?;
     let level = super::levels::find(work.txn(), record.membership.level_id).await?;
     membership::Entity::update_many()
         .col_expr(membership::Column::MemberNumber, Expr::value(member_number(level.root_id(), membership_id)))
@@ -713,7 +778,8 @@ pub async fn approve(work: &UnitOfWork, membership_id: i64, reason: Option<Strin
     let welcome = match level.welcome_points.filter(|points| points.is_positive()) {
         Some(points) => {
             let budget = level.budget_account_id.ok_or(StoreError::NotFound("budget account"))?;
-            let rider_account = ledger::account_id_of(work.txn(), AccountKind::Rider, None, Some(record.membership.user_id)).await?;
+            let rider_account =
+                ledger::account_id_of(work.txn(), AccountKind::Rider, None, Some(record.membership.user_id)).await?;
             let entry = ledger::post_transfers(
                 work,
                 EntryKind::Welcome,
@@ -759,7 +825,12 @@ pub async fn memberships(
 /// Each is decided under a conditional update, so two servers never lapse one member twice.
 /// Looks at up to `limit` members after `after_id` (in id order); returns how many lapsed and the
 /// last id looked at (`None` when there were no more).
-pub async fn lapse_inactive(work: &UnitOfWork, months: u32, after_id: i64, limit: u64) -> StoreResult<(u64, Option<i64>)> {
+pub async fn lapse_inactive(
+    work: &UnitOfWork,
+    months: u32,
+    after_id: i64,
+    limit: u64,
+) -> StoreResult<(u64, Option<i64>)> {
     let Some(cutoff) = work.now().checked_sub_months(Months::new(months)) else { return Ok((0, None)) };
     let approved = membership::Entity::find()
         .filter(membership::Column::Status.eq(MembershipStatus::Approved.as_str()))
@@ -773,8 +844,13 @@ pub async fn lapse_inactive(work: &UnitOfWork, months: u32, after_id: i64, limit
     let cutoff_day = local_day(cutoff).format("%Y-%m-%d").to_string();
     let mut lapsed = 0;
     for member in approved {
-        let phone_key: Option<String> =
-            user::Entity::find_by_id(member.user_id).select_only().column(user::Column::PhoneKey).into_tuple().one(work.txn()).await?.flatten();
+        let phone_key: Option<String> = user::Entity::find_by_id(member.user_id)
+            .select_only()
+            .column(user::Column::PhoneKey)
+            .into_tuple()
+            .one(work.txn())
+            .await?
+            .flatten();
         let signalled = match &phone_key {
             Some(key) => signal_daily::Entity::find()
                 .filter(signal_daily::Column::SubjectKey.eq(key.as_str()))
@@ -802,7 +878,9 @@ pub async fn lapse_inactive(work: &UnitOfWork, months: u32, after_id: i64, limit
             continue;
         }
         let reason = format!("no signals and no volunteering for {months} months");
-        match transition(work, member.id, MembershipStatus::Approved, MembershipStatus::Lapsed, Some(reason), None).await {
+        match transition(work, member.id, MembershipStatus::Approved, MembershipStatus::Lapsed, Some(reason), None)
+            .await
+        {
             Ok(_) => lapsed += 1,
             Err(StoreError::Refused { .. }) => {}
             Err(error) => return Err(error),

@@ -152,7 +152,10 @@ pub async fn list(
 }
 
 /// Riders by the keyed hash of their phone number.
-pub async fn ids_by_phone_key(connection: &impl ConnectionTrait, keys: &[String]) -> StoreResult<std::collections::HashMap<String, i64>> {
+pub async fn ids_by_phone_key(
+    connection: &impl ConnectionTrait,
+    keys: &[String],
+) -> StoreResult<std::collections::HashMap<String, i64>> {
     let mut found = std::collections::HashMap::new();
     for chunk in keys.chunks(500) {
         let rows: Vec<(Option<String>, i64)> = user::Entity::find()

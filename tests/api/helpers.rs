@@ -360,7 +360,9 @@ impl TestApp {
                     role: union_ledger::domain::people::Role::Rider,
                     level_id: Some(level_id),
                     display_name: format!("骑手{index}"),
-                    phone_key: Some(self.state.subjects.phone(&union_ledger::domain::people::Phone::parse(&phone).unwrap())),
+                    phone_key: Some(
+                        self.state.subjects.phone(&union_ledger::domain::people::Phone::parse(&phone).unwrap()),
+                    ),
                     phone: Some(phone),
                     password_hash: hash.clone(),
                 },
@@ -383,7 +385,11 @@ impl TestApp {
     /// Registers a battery-swap partner serving `level_id` and returns (id, client id, secret).
     pub async fn partner(&self, name: &str, level_id: i64) -> (i64, String, String) {
         let created = self
-            .post("/api/v1/partners", &self.admin_token, json!({"name": name, "kind": "battery_swap", "level_ids": [level_id]}))
+            .post(
+                "/api/v1/partners",
+                &self.admin_token,
+                json!({"name": name, "kind": "battery_swap", "level_ids": [level_id]}),
+            )
             .await;
         let body = created.ok(201).clone();
         (

@@ -8,6 +8,7 @@ mod helpers;
 mod holds;
 mod ledger;
 mod levels;
+mod membership;
 mod openapi;
 mod problems;
 mod roles;

@@ -194,7 +194,11 @@ async fn cancelled_and_expired_redemptions_give_back_points_and_stock() {
         "30.00",
         "the hold lapsed with the redemption"
     );
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 1, "the redemption, and its hold with it");
+    assert_eq!(
+        union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(),
+        1,
+        "the redemption, and its hold with it"
+    );
     assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0, "exactly once");
     assert_eq!(
         app.get(&format!("/api/v1/rewards/{}", tea["id"]), &app.admin_token).await.ok(200)["stock"],
@@ -469,7 +473,11 @@ async fn points_expire_oldest_first_into_breakage_once() {
     app.transfer(account, budget, "6.00").await.ok(201);
 
     app.advance_clock(TimeDelta::days(12)).await;
-    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0, "the spent lot leaves nothing to expire");
+    assert_eq!(
+        union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(),
+        0,
+        "the spent lot leaves nothing to expire"
+    );
     assert_eq!(app.balance(account).await, "6.00");
     app.advance_clock(TimeDelta::days(20)).await;
     assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 1);

@@ -1,0 +1,416 @@
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::Method;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+
+fn now(app: &TestApp) -> DateTime<Utc> {
+    use union_ledger::clock::Clock;
+    app.clock.now()
+}
+
+/// `per_day` battery swaps a day for `days` days ending yesterday, for one phone number.
+fn swaps(app: &TestApp, prefix: &str, phone: &str, days: i64, per_day: i64, area: &str) -> Vec<Value> {
+    // Event ids are the partner's own: nothing in them may be the phone number.
+    let batch = uuid::Uuid::new_v4().simple().to_string();
+    let mut events = Vec::new();
+    for day in 1..=days {
+        for swap in 0..per_day {
+            let at = now(app) - TimeDelta::days(day) + TimeDelta::hours(swap * 3);
+            events.push(json!({"event_id": format!("{prefix}-{batch}-{day}-{swap}"), "subject": {"phone": phone},
+                               "kind": "battery_swap", "occurred_at": at.to_rfc3339(), "area": area}));
+        }
+    }
+    events
+}
+
+async fn push(app: &TestApp, token: &str, events: Vec<Value>) -> Value {
+    app.post("/api/v1/signals", token, json!({"events": events})).await.ok(200).clone()
+}
+
+fn rule() -> Value {
+    json!({"name": "活跃换电骑手", "kind": "battery_swap", "window_days": 30, "min_count": 20, "min_active_days": 7})
+}
+
+#[tokio::test]
+async fn partners_sign_in_with_client_credentials_in_every_form() {
+    let mut app = spawn_app().await;
+    let (_, [district, _], _) = app.small_tree().await;
+    let (partner_id, client_id, secret) = app.partner("铁塔换电", district).await;
+    let listed = app.get("/api/v1/partners", &app.admin_token).await.ok(200).clone();
+    assert_eq!(listed["partners"][0]["client_id"], client_id);
+    assert!(!listed.to_string().contains(&secret), "the secret is shown once, never listed");
+
+    let json_token = app.client_token(&client_id, &secret).await;
+    assert_eq!(json_token.ok(200)["token_type"], "Bearer");
+    let form = app
+        .client
+        .post(format!("{}/api/v1/auth/token", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let basic = app
+        .client
+        .post(format!("{}/api/v1/auth/token", app.address))
+        .basic_auth(&client_id, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200);
+    let token = json_token.body["access_token"].as_str().unwrap().to_owned();
+    app.get("/api/v1/signals", &token).await.ok(200);
+    app.get("/api/v1/me", &token).await.problem(403, "forbidden");
+    app.get("/api/v1/membership/candidates", &token).await.problem(403, "forbidden");
+
+    app.client_token(&client_id, "wrong-secret").await.problem(401, "invalid_client");
+    app.client_token("ptn_nobody", &secret).await.problem(401, "invalid_client");
+    let password_grant = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "client_id": client_id, "client_secret": secret})),
+        )
+        .await;
+    password_grant.problem(400, "unsupported_grant_type");
+
+    // Rotation: the new secret works at once, the old one for the grace period only.
+    let rotated = app
+        .post(&format!("/api/v1/partners/{partner_id}/secret"), &app.admin_token, json!({"grace_hours": 1}))
+        .await
+        .ok(200)
+        .clone();
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    app.client_token(&client_id, &new_secret).await.ok(200);
+    app.client_token(&client_id, &secret).await.ok(200);
+    app.advance_clock(TimeDelta::hours(2)).await;
+    app.client_token(&client_id, &secret).await.problem(401, "invalid_client");
+    app.client_token(&client_id, &new_secret).await.ok(200);
+}
+
+#[tokio::test]
+async fn a_batch_sent_twice_counts_once_and_bad_rows_are_named_while_good_rows_stand() {
+    let app = spawn_app().await;
+    let (_, [district, _], _) = app.small_tree().await;
+    let token = app.partner_token(district).await;
+    let events = swaps(&app, "a", "13812345678", 2, 3, "蓬江区");
+    let first = push(&app, &token, events.clone()).await;
+    assert_eq!((first["accepted"].as_u64(), first["duplicates"].as_u64()), (Some(6), Some(0)));
+    let again = push(&app, &token, events.clone()).await;
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(6)));
+
+    let at = now(&app).to_rfc3339();
+    let mixed = vec![
+        json!({"event_id": "ok-1", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": at}),
+        json!({"event_id": "bad-kind", "subject": {"phone": "13812345678"}, "kind": "teleport", "occurred_at": at}),
+        json!({"event_id": "future", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": (now(&app) + TimeDelta::days(1)).to_rfc3339()}),
+        json!({"event_id": "old", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": (now(&app) - TimeDelta::days(120)).to_rfc3339()}),
+        json!({"event_id": "bad-phone", "subject": {"phone": "12345"}, "kind": "battery_swap", "occurred_at": at}),
+        json!({"event_id": "bad-time", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": "yesterday"}),
+        json!({"event_id": "both", "subject": {"phone": "13812345678", "partner_ref": "r1"}, "kind": "battery_swap", "occurred_at": at}),
+        json!({"event_id": "ok-2", "subject": {"partner_ref": "rider-007"}, "kind": "order_completed", "occurred_at": at, "quantity": 4}),
+        json!({"event_id": "ok-1", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": at}),
+    ];
+    let result = push(&app, &token, mixed).await;
+    assert_eq!(result["accepted"], 2);
+    assert_eq!(result["duplicates"], 1, "sent twice within one batch");
+    let refused: Vec<(u64, &str)> = result["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["index"].as_u64().unwrap(), row["event_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(refused, [(1, "bad-kind"), (2, "future"), (3, "old"), (4, "bad-phone"), (5, "bad-time"), (6, "both")]);
+    assert!(result["rejected"][0]["reason"].as_str().unwrap().contains("unknown kind"));
+
+    // A malformed batch changes nothing.
+    let listed_before = app.get("/api/v1/signals?limit=500", &token).await.ok(200)["events"].as_array().unwrap().len();
+    let malformed =
+        app.post("/api/v1/signals", &token, json!({"events": [{"event_id": "x", "kind": "battery_swap"}]})).await;
+    malformed.problem(422, "validation-error");
+    app.post("/api/v1/signals", &token, json!({"events": []})).await.problem(422, "validation-error");
+    let listed_after = app.get("/api/v1/signals?limit=500", &token).await.ok(200)["events"].as_array().unwrap().len();
+    assert_eq!(listed_before, listed_after);
+    assert_eq!(listed_after, 8);
+}
+
+#[tokio::test]
+async fn no_phone_number_is_stored_in_clear_with_signals_and_partners_see_only_their_own() {
+    let app = spawn_app().await;
+    let (_, [district, _], _) = app.small_tree().await;
+    let token_a = app.partner_token(district).await;
+    let token_b = app.partner_token(district).await;
+    push(&app, &token_a, swaps(&app, "a", "13812345678", 3, 2, "蓬江区")).await;
+    push(&app, &token_b, swaps(&app, "b", "13999998888", 1, 1, "蓬江区")).await;
+
+    let events = entity::signal_event::Entity::find().all(app.state.store.reader()).await.unwrap();
+    let daily = entity::signal_daily::Entity::find().all(app.state.store.reader()).await.unwrap();
+    assert_eq!(events.len(), 7);
+    let stored = format!("{events:?}{daily:?}");
+    for phone in ["13812345678", "13999998888", "1381234", "5678"] {
+        assert!(!stored.contains(phone), "{phone} found in the signal tables");
+    }
+    let a_sees = app.get("/api/v1/signals", &token_a).await.ok(200).clone();
+    assert_eq!(a_sees["events"].as_array().unwrap().len(), 6);
+    assert!(
+        a_sees["events"].as_array().unwrap().iter().all(|event| event["event_id"].as_str().unwrap().starts_with("a-"))
+    );
+    assert!(!a_sees.to_string().contains("13812345678"));
+    let b_sees = app.get("/api/v1/signals", &token_b).await.ok(200).clone();
+    assert_eq!(b_sees["events"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn swap_history_makes_a_candidate_and_one_just_below_the_threshold_does_not() {
+    let app = spawn_app().await;
+    let (_, [district, _], [community, _]) = app.small_tree().await;
+    let token = app.partner_token(district).await;
+    // Active: 3 swaps a day for 10 days. Just below: 3 a day for 6 days (18 swaps, 6 days).
+    push(&app, &token, swaps(&app, "a", "13811110000", 10, 3, "篁庄社区")).await;
+    push(&app, &token, swaps(&app, "a", "13822220000", 6, 3, "篁庄社区")).await;
+
+    let preview = app.post("/api/v1/membership/rules/preview", &app.admin_token, rule()).await.ok(200).clone();
+    assert_eq!(preview["candidates"], 1);
+    assert_eq!(preview["sample"][0]["signal_count"], 30);
+    assert_eq!(preview["sample"][0]["active_days"], 10);
+    let looser = app
+        .post(
+            "/api/v1/membership/rules/preview",
+            &app.admin_token,
+            json!({"name": "宽松", "kind": "battery_swap", "window_days": 30, "min_count": 18, "min_active_days": 6}),
+        )
+        .await;
+    assert_eq!(looser.ok(200)["candidates"], 2);
+    let listed = app.get("/api/v1/membership/candidates", &app.admin_token).await.ok(200).clone();
+    assert_eq!(listed["candidates"].as_array().unwrap().len(), 0, "a preview writes nothing");
+    let bad = app
+        .post(
+            "/api/v1/membership/rules/preview",
+            &app.admin_token,
+            json!({"name": "", "kind": "battery_swap", "window_days": 0, "min_count": 0, "min_active_days": 5}),
+        )
+        .await;
+    assert_eq!(bad.fields(), ["name", "window_days", "min_count", "min_active_days"]);
+
+    let created = app.post("/api/v1/membership/rules", &app.admin_token, rule()).await.ok(201).clone();
+    assert_eq!(created["candidates_created"], 1);
+    let listed = app.get("/api/v1/membership/candidates", &app.admin_token).await.ok(200).clone();
+    let candidates = listed["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0]["level_id"], community, "assigned to the level named by the area");
+    assert_eq!(candidates[0]["rule_version"], 1);
+    assert_eq!(candidates[0]["evidence"]["signal_count"], 30);
+
+    // Two more days of swaps lift the second rider over the line as the batch arrives.
+    let more: Vec<Value> = (0..3)
+        .map(|swap| {
+            json!({"event_id": format!("late-{swap}"), "subject": {"phone": "13822220000"}, "kind": "battery_swap",
+                          "occurred_at": (now(&app) - TimeDelta::minutes(10 + swap)).to_rfc3339(), "area": "篁庄社区"})
+        })
+        .collect();
+    push(&app, &token, more).await;
+    let listed = app.get("/api/v1/membership/candidates", &app.admin_token).await.ok(200).clone();
+    assert_eq!(listed["candidates"].as_array().unwrap().len(), 2);
+
+    // An organizer of the other district sees none of them.
+    let other_district =
+        app.get("/api/v1/levels", &app.admin_token).await.ok(200)["levels"][0]["children"][1]["id"].as_i64().unwrap();
+    let outsider = app.staff("organizer", "org.b", Some(other_district)).await;
+    assert_eq!(
+        app.get("/api/v1/membership/candidates", &outsider.token).await.ok(200)["candidates"].as_array().unwrap().len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn invite_apply_verify_approve_with_welcome_points() {
+    let app = spawn_app().await;
+    let (city, [district, _], [community, _]) = app.small_tree().await;
+    app.fund(city, "1000.00").await;
+    app.post(
+        &format!("/api/v1/levels/{city}/budget/allocate"),
+        &app.admin_token,
+        json!({"to_level_id": community, "amount": "100.00", "reason": "welcome"}),
+    )
+    .await
+    .ok(201);
+    app.request(
+        Method::PATCH,
+        &format!("/api/v1/levels/{community}"),
+        Some(&app.admin_token),
+        Some(json!({"welcome_points": "20.00"})),
+    )
+    .await
+    .ok(200);
+    let organizer = app.staff("organizer", "org.a", Some(district)).await;
+    let token = app.partner_token(district).await;
+    push(&app, &token, swaps(&app, "a", "13811110000", 10, 3, "篁庄社区")).await;
+    app.post("/api/v1/membership/rules", &app.admin_token, rule()).await.ok(201);
+    let candidate = app.get("/api/v1/membership/candidates", &organizer.token).await.ok(200)["candidates"][0].clone();
+    assert!(candidate["registered_rider_id"].is_null());
+    let invited = app
+        .post(&format!("/api/v1/membership/candidates/{}/invite", candidate["id"]), &organizer.token, json!({}))
+        .await;
+    assert_eq!(invited.ok(200)["status"], "invited");
+    app.post(&format!("/api/v1/membership/candidates/{}/invite", candidate["id"]), &organizer.token, json!({}))
+        .await
+        .problem(409, "invalid-transition");
+
+    // The rider registers with the same number (another notation) and sees the invitation with its evidence.
+    let rider = app.rider("+86 138-1111-0000", community).await;
+    let mine = app.get("/api/v1/me/membership", &rider.token).await.ok(200).clone();
+    assert!(mine["membership"].is_null());
+    assert_eq!(mine["invitation"]["status"], "invited");
+    assert_eq!(mine["invitation"]["evidence"]["active_days"], 10);
+
+    let applied =
+        app.post("/api/v1/membership/applications", &rider.token, json!({"note": "想加入工会"})).await.ok(201).clone();
+    assert_eq!(applied["status"], "applied");
+    assert_eq!(applied["candidate_id"], candidate["id"]);
+    assert_eq!(applied["level_id"], community);
+    let id = applied["id"].as_i64().unwrap();
+    app.post("/api/v1/membership/applications", &rider.token, json!({})).await.problem(409, "already-applied");
+    app.post(&format!("/api/v1/membership/applications/{id}/approve"), &organizer.token, json!({}))
+        .await
+        .problem(409, "invalid-transition");
+    app.post(
+        &format!("/api/v1/membership/applications/{id}/verify"),
+        &organizer.token,
+        json!({"checks": {"real_name": false}}),
+    )
+    .await
+    .problem(422, "validation-error");
+    let verified = app
+        .post(
+            &format!("/api/v1/membership/applications/{id}/verify"),
+            &organizer.token,
+            json!({"checks": {"real_name": true, "documents": "骑手证"}, "note": "已实名核验"}),
+        )
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(verified["status"], "verified");
+    assert_eq!(verified["verification"]["real_name"], true);
+    assert_eq!(verified["verification"]["verified_by"], organizer.id);
+    let approved = app
+        .post(&format!("/api/v1/membership/applications/{id}/approve"), &organizer.token, json!({"reason": "欢迎"}))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(approved["membership"]["status"], "approved");
+    assert!(approved["membership"]["member_number"].as_str().unwrap().starts_with("GH"));
+    assert_eq!(approved["welcome_entry"]["kind"], "welcome");
+    assert_eq!(app.balance(rider.account_id.unwrap()).await, "20.00");
+    let steps: Vec<(Value, String)> = approved["membership"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| (event["actor_id"].clone(), event["to_status"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (json!(rider.id), "applied".into()),
+            (json!(organizer.id), "verified".into()),
+            (json!(organizer.id), "approved".into())
+        ]
+    );
+    let candidates = app.get("/api/v1/membership/candidates", &organizer.token).await.ok(200).clone();
+    assert_eq!(candidates["candidates"][0]["status"], "applied");
+    // A member is not made a candidate again by later signals.
+    assert_eq!(
+        app.post("/api/v1/membership/inference", &app.admin_token, json!({})).await.ok(200)["candidates_created"],
+        0
+    );
+    app.assert_verified().await;
+}
+
+#[tokio::test]
+async fn rejection_is_final_and_other_riders_cannot_see_it() {
+    let app = spawn_app().await;
+    let (_, [district, other_district], [community, _]) = app.small_tree().await;
+    let organizer = app.staff("organizer", "org.a", Some(district)).await;
+    let rider = app.rider("13800000001", community).await;
+    let other = app.rider("13800000002", community).await;
+    let id = app.post("/api/v1/membership/applications", &rider.token, json!({})).await.ok(201)["id"].as_i64().unwrap();
+    app.get(&format!("/api/v1/membership/applications/{id}"), &other.token).await.problem(403, "forbidden");
+    let outsider = app.staff("organizer", "org.b", Some(other_district)).await;
+    app.post(&format!("/api/v1/membership/applications/{id}/reject"), &outsider.token, json!({"reason": "x"}))
+        .await
+        .problem(403, "forbidden");
+    app.post(&format!("/api/v1/membership/applications/{id}/reject"), &organizer.token, json!({}))
+        .await
+        .problem(422, "validation-error");
+    let rejected = app
+        .post(
+            &format!("/api/v1/membership/applications/{id}/reject"),
+            &organizer.token,
+            json!({"reason": "不在本区工作"}),
+        )
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["events"][1]["reason"], "不在本区工作");
+    let approve = app.post(&format!("/api/v1/membership/applications/{id}/approve"), &organizer.token, json!({})).await;
+    assert!(approve.problem(409, "invalid-transition")["detail"].as_str().unwrap().contains("rejected"));
+    // A rejected rider may apply again later.
+    app.post("/api/v1/membership/applications", &rider.token, json!({})).await.ok(201);
+    let level_outside =
+        app.post("/api/v1/membership/applications", &other.token, json!({"level_id": other_district})).await;
+    assert_eq!(level_outside.problem(422, "validation-error")["errors"][0]["field"], "level_id");
+}
+
+#[tokio::test]
+async fn inactive_members_lapse_once_and_can_renew() {
+    let mut app = spawn_app().await;
+    let (_, [district, _], [community, _]) = app.small_tree().await;
+    let organizer = app.staff("organizer", "org.a", Some(district)).await;
+    let active = app.rider("13800000001", community).await;
+    let idle = app.rider("13800000002", community).await;
+    let mut ids = Vec::new();
+    for rider in [&active, &idle] {
+        let id =
+            app.post("/api/v1/membership/applications", &rider.token, json!({})).await.ok(201)["id"].as_i64().unwrap();
+        app.post(
+            &format!("/api/v1/membership/applications/{id}/verify"),
+            &organizer.token,
+            json!({"checks": {"real_name": true}}),
+        )
+        .await
+        .ok(200);
+        app.post(&format!("/api/v1/membership/applications/{id}/approve"), &organizer.token, json!({})).await.ok(200);
+        ids.push(id);
+    }
+    app.advance_clock(TimeDelta::days(200)).await;
+    // The active rider swapped batteries last week.
+    let token = app.partner_token(district).await;
+    push(&app, &token, swaps(&app, "a", "13800000001", 3, 1, "蓬江区")).await;
+    let (first, second) =
+        tokio::join!(union_ledger::jobs::sweep(&app.state.store, 6), union_ledger::jobs::sweep(&app.state.store, 6));
+    assert_eq!(first.unwrap() + second.unwrap(), 1, "exactly one lapse, even with two sweeps at once");
+    assert_eq!(union_ledger::jobs::sweep(&app.state.store, 6).await.unwrap(), 0);
+    let idle_token = app.login("13800000002", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+    let mine = app.get("/api/v1/me/membership", &idle_token).await.ok(200).clone();
+    assert_eq!(mine["membership"]["status"], "lapsed");
+    assert!(mine["membership"]["events"][3]["reason"].as_str().unwrap().contains("6 months"));
+    let active_token = app.login("13800000001", PASSWORD).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/api/v1/me/membership", &active_token).await.ok(200)["membership"]["status"], "approved");
+
+    let renewed = app
+        .request(Method::POST, &format!("/api/v1/membership/applications/{}/renew", ids[1]), Some(&idle_token), None)
+        .await;
+    assert_eq!(renewed.ok(200)["status"], "approved");
+    app.request(Method::POST, &format!("/api/v1/membership/applications/{}/renew", ids[1]), Some(&idle_token), None)
+        .await
+        .problem(409, "invalid-transition");
+    app.request(Method::POST, &format!("/api/v1/membership/applications/{}/renew", ids[0]), Some(&idle_token), None)
+        .await
+        .problem(403, "forbidden");
+}
