@@ -12,7 +12,7 @@ use super::views::{AccountView, StatementQuery, StatementView};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
 use crate::store::ledger::{self, AccountRecord};
-use crate::store::{StoreError, users};
+use crate::store::users;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -34,15 +34,7 @@ impl AppState {
     /// (admins, auditors). Callers limited in scope get 403 alike for an account elsewhere and for
     /// none at all.
     pub async fn readable_account<R: Allowed>(&self, caller: &Caller<R>, account_id: i64) -> ApiResult<AccountRecord> {
-        let found = ledger::account(self.store.reader(), account_id, self.store.now()).await;
-        let account = match found {
-            Ok(account) => account,
-            Err(StoreError::NotFound(_)) if caller.sees_everything() => {
-                return Err(ApiError::NotFound(format!("no account {account_id}")));
-            }
-            Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
-            Err(error) => return Err(error.into()),
-        };
+        let account = super::found(caller, ledger::account(self.store.reader(), account_id, self.store.now()).await)?;
         if self.may_read_account(caller, &account).await? { Ok(account) } else { Err(ApiError::forbidden()) }
     }
 

@@ -149,11 +149,7 @@ async fn visible_report<R: super::extract::Allowed>(
     caller: &Caller<R>,
     report_id: i64,
 ) -> ApiResult<HazardReportRecord> {
-    let report = match store::hazard_report_by_id(state.store.reader(), report_id).await {
-        Ok(report) => report,
-        Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
+    let report = super::found(caller, store::hazard_report_by_id(state.store.reader(), report_id).await)?;
     match caller.role {
         Role::Rider if report.report.rider_id != caller.user_id => return Err(ApiError::forbidden()),
         Role::Rider => {}

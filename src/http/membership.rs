@@ -21,7 +21,7 @@ use crate::domain::membership::{
 use crate::domain::people::{Role, within};
 use crate::store::levels as level_store;
 use crate::store::membership::{self as store, CandidateRecord, MembershipRecord, RuleRecord};
-use crate::store::{StoreError, users};
+use crate::store::users;
 
 const PROBLEMS: &str = "application/problem+json";
 
@@ -484,11 +484,7 @@ pub async fn invite(
     write: WriteRequest,
     Path(candidate_id): Path<i64>,
 ) -> ApiResult<Json<CandidateView>> {
-    let candidate = match store::candidate_by_id(state.store.reader(), candidate_id).await {
-        Ok(candidate) => candidate,
-        Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
+    let candidate = super::found(&caller, store::candidate_by_id(state.store.reader(), candidate_id).await)?;
     state.require_level(&caller, candidate.level_id).await?;
     let work = state.begin(caller.user_id, &write, &candidate_id).await?;
     let candidate = store::invite(&work, candidate_id).await?;
@@ -576,14 +572,7 @@ async fn visible_membership<R: Allowed>(
     caller: &Caller<R>,
     membership_id: i64,
 ) -> ApiResult<MembershipRecord> {
-    let record = match store::membership_by_id(state.store.reader(), membership_id).await {
-        Ok(record) => record,
-        Err(StoreError::NotFound(_)) if caller.sees_everything() => {
-            return Err(ApiError::NotFound(format!("no membership {membership_id}")));
-        }
-        Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
+    let record = super::found(caller, store::membership_by_id(state.store.reader(), membership_id).await)?;
     if caller.role == Role::Rider {
         if record.membership.user_id != caller.user_id {
             return Err(ApiError::forbidden());

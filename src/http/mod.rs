@@ -45,7 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKeys;
 use crate::domain::people::{Role, within};
-use crate::store::{Begun, IdempotencyKey, Store, UnitOfWork, levels as level_store};
+use crate::store::{Begun, IdempotencyKey, Store, StoreError, UnitOfWork, levels as level_store};
 use error::{ApiError, ApiResult};
 use extract::{Allowed, Caller, WriteRequest};
 
@@ -150,6 +150,37 @@ impl AppState {
             (None, None) => Err(ApiError::NotFound(format!("no level {level_id}"))),
             (Some(root), Some(path)) if within(&root, &path) => Ok(path),
             (Some(_), _) => Err(ApiError::forbidden()),
+        }
+    }
+}
+
+/// The object a lookup found, for this caller: a missing object is a 404 for those who see
+/// everything, and for everyone else the same 403 as an object outside their scope, so that a
+/// refusal never reveals what exists.
+pub fn found<T, R: Allowed>(caller: &Caller<R>, lookup: Result<T, StoreError>) -> ApiResult<T> {
+    match lookup {
+        Ok(value) => Ok(value),
+        Err(StoreError::NotFound(what)) if caller.sees_everything() => {
+            Err(ApiError::NotFound(format!("no such {what}")))
+        }
+        Err(StoreError::NotFound(_)) => Err(ApiError::forbidden()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+impl AppState {
+    /// Refuses unless what a level offers reaches the caller: a rider is offered the activities,
+    /// rewards and pools of their own level and of the levels above it; staff and auditors those of
+    /// the levels in their scope.
+    pub async fn require_offered<R: Allowed>(&self, caller: &Caller<R>, level_id: i64) -> ApiResult<()> {
+        if caller.role != Role::Rider {
+            return self.require_level(caller, level_id).await.map(|_| ());
+        }
+        let rider_path = self.level_path(caller.level_id.unwrap_or_default()).await?;
+        let offering_path = self.level_path(level_id).await?;
+        match (rider_path, offering_path) {
+            (Some(rider_path), Some(offering_path)) if within(&offering_path, &rider_path) => Ok(()),
+            _ => Err(ApiError::forbidden()),
         }
     }
 }

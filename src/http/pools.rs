@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Allowed, AnyPerson, Caller, Json, Path, RiderOnly, Staff, WriteRequest};
 use super::rewards::{ancestry, visible_reward};
-use crate::domain::people::{Role, within};
+use crate::domain::people::Role;
 use crate::domain::points::Points;
 use crate::domain::spending::{PledgeStatus, PoolStatus, pool_goal};
 use crate::domain::volunteering::TITLE_CHARS_MAX;
@@ -128,23 +128,9 @@ pub struct PledgeResult {
 /// A pool the caller may see: riders those of their level and the levels above it; staff and
 /// auditors those in their scope.
 async fn visible_pool<R: Allowed>(state: &AppState, caller: &Caller<R>, pool_id: i64) -> ApiResult<PoolRecord> {
-    let record = match store::pool_by_id(state.store.reader(), pool_id, state.store.now()).await {
-        Ok(record) => record,
-        Err(StoreError::NotFound(_)) if caller.sees_everything() => {
-            return Err(ApiError::NotFound(format!("no pool {pool_id}")));
-        }
-        Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
-    let pool_path = state.level_path(record.pool.level_id).await?.unwrap_or_default();
-    let allowed = match caller.role {
-        Role::Rider => {
-            let rider_path = state.level_path(caller.level_id.unwrap_or_default()).await?.unwrap_or_default();
-            within(&pool_path, &rider_path)
-        }
-        _ => state.scope_root(caller).await?.is_none_or(|root| within(&root, &pool_path)),
-    };
-    if allowed { Ok(record) } else { Err(ApiError::forbidden()) }
+    let record = super::found(caller, store::pool_by_id(state.store.reader(), pool_id, state.store.now()).await)?;
+    state.require_offered(caller, record.pool.level_id).await?;
+    Ok(record)
 }
 
 /// Open a pool: a title, what it buys (a reward × quantity, or a points goal), who benefits, and a deadline.

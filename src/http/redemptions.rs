@@ -17,7 +17,6 @@ use super::views::{EntryView, page_limit};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
 use crate::domain::spending::{self, RedemptionStatus, Unavailable};
-use crate::store::StoreError;
 use crate::store::levels as level_store;
 use crate::store::spending::{self as store, RedemptionRecord};
 
@@ -184,14 +183,8 @@ async fn visible_redemption<R: super::extract::Allowed>(
     caller: &Caller<R>,
     redemption_id: i64,
 ) -> ApiResult<RedemptionRecord> {
-    let record = match store::redemption_by_id(state.store.reader(), redemption_id, state.store.now()).await {
-        Ok(record) => record,
-        Err(StoreError::NotFound(_)) if caller.sees_everything() => {
-            return Err(ApiError::NotFound(format!("no redemption {redemption_id}")));
-        }
-        Err(StoreError::NotFound(_)) => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
+    let record =
+        super::found(caller, store::redemption_by_id(state.store.reader(), redemption_id, state.store.now()).await)?;
     let allowed = match caller.role {
         Role::Rider => record.redemption.rider_id == caller.user_id,
         _ => match state.scope_root(caller).await? {

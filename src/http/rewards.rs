@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, Staff, WriteRequest};
-use crate::domain::people::{Role, within};
+use crate::domain::people::Role;
 use crate::domain::points::Points;
 use crate::domain::spending::{self, LimitPeriod, RewardDraft, RewardKind};
 use crate::store::levels as level_store;
@@ -160,20 +160,9 @@ pub async fn visible_reward<R: Allowed>(
     caller: &Caller<R>,
     reward_id: i64,
 ) -> ApiResult<RewardRecord> {
-    let reward = match store::reward_by_id(state.store.reader(), reward_id).await {
-        Ok(reward) => reward,
-        Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
-    let reward_path = state.level_path(reward.level_id).await?.unwrap_or_default();
-    let allowed = match caller.role {
-        Role::Rider => {
-            let rider_path = state.level_path(caller.level_id.unwrap_or_default()).await?.unwrap_or_default();
-            within(&reward_path, &rider_path)
-        }
-        _ => state.scope_root(caller).await?.is_none_or(|root| within(&root, &reward_path)),
-    };
-    if allowed { Ok(reward) } else { Err(ApiError::forbidden()) }
+    let reward = super::found(caller, store::reward_by_id(state.store.reader(), reward_id).await)?;
+    state.require_offered(caller, reward.level_id).await?;
+    Ok(reward)
 }
 
 /// Offer a reward at a level (organizers: in their subtree).

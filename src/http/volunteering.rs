@@ -331,11 +331,7 @@ async fn squad_in_scope<R: super::extract::Allowed>(
     caller: &Caller<R>,
     squad_id: i64,
 ) -> ApiResult<(SquadRecord, String)> {
-    let squad = match store::squad_by_id(state.store.reader(), squad_id).await {
-        Ok(squad) => squad,
-        Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
+    let squad = super::found(caller, store::squad_by_id(state.store.reader(), squad_id).await)?;
     let path = state.require_level(caller, squad.level_id).await?;
     Ok((squad, path))
 }
@@ -551,21 +547,8 @@ pub async fn visible_activity<R: super::extract::Allowed>(
     caller: &Caller<R>,
     activity_id: i64,
 ) -> ApiResult<ActivityRecord> {
-    let found = store::activity_by_id(state.store.reader(), activity_id).await;
-    let activity = match found {
-        Ok(activity) => activity,
-        Err(_) if !caller.sees_everything() => return Err(ApiError::forbidden()),
-        Err(error) => return Err(error.into()),
-    };
-    if caller.role == Role::Rider {
-        let rider_path = state.level_path(caller.level_id.unwrap_or_default()).await?.unwrap_or_default();
-        let activity_path = state.level_path(activity.level_id).await?.unwrap_or_default();
-        if !within(&activity_path, &rider_path) {
-            return Err(ApiError::forbidden());
-        }
-    } else {
-        state.require_level(caller, activity.level_id).await?;
-    }
+    let activity = super::found(caller, store::activity_by_id(state.store.reader(), activity_id).await)?;
+    state.require_offered(caller, activity.level_id).await?;
     Ok(activity)
 }
 
