@@ -378,8 +378,10 @@ pub async fn fulfil(
 /// Cancels a pending redemption: the hold is voided and the stock returned.
 pub async fn cancel(work: &UnitOfWork, redemption_id: i64) -> StoreResult<RedemptionRecord> {
     let current = close_redemption(work, redemption_id, RedemptionStatus::Cancelled).await?;
-    ledger::void_hold(work, current.redemption.hold_id).await?;
+    // Rows are locked in one order everywhere (the reward before accounts), so no two writers
+    // wait on each other.
     return_stock(work, current.redemption.reward_id, current.redemption.quantity).await?;
+    ledger::void_hold(work, current.redemption.hold_id).await?;
     redemption_by_id(work.txn(), redemption_id, work.now()).await
 }
 
@@ -403,9 +405,9 @@ pub async fn expire_due_redemptions(work: &UnitOfWork, limit: u64) -> StoreResul
         if claimed.rows_affected != 1 {
             continue;
         }
+        return_stock(work, due_redemption.reward_id, due_redemption.quantity).await?;
         let held = ledger::hold_by_id(work.txn(), due_redemption.hold_id, work.now()).await?;
         ledger::settle_due_holds(work, &[held.from_account_id, held.to_account_id]).await?;
-        return_stock(work, due_redemption.reward_id, due_redemption.quantity).await?;
         expired += 1;
     }
     Ok(expired)
@@ -673,6 +675,9 @@ pub async fn refund_due_pools(work: &UnitOfWork, limit: u64) -> StoreResult<u64>
                 .await?;
             accounts.extend(rows.into_iter().flat_map(|(from, to)| [from, to]));
         }
+        if let (Some(reward_id), Some(quantity)) = (locked.reward_id, locked.quantity) {
+            return_stock(work, reward_id, quantity).await?;
+        }
         // The holds expire at the deadline; settling their accounts releases them.
         ledger::settle_due_holds(work, &accounts).await?;
         close_pledges(work, pool_id, PledgeStatus::Refunded).await?;
@@ -682,9 +687,6 @@ pub async fn refund_due_pools(work: &UnitOfWork, limit: u64) -> StoreResult<u64>
             .filter(pool::Column::Id.eq(pool_id))
             .exec(work.txn())
             .await?;
-        if let (Some(reward_id), Some(quantity)) = (locked.reward_id, locked.quantity) {
-            return_stock(work, reward_id, quantity).await?;
-        }
         refunded += 1;
     }
     Ok(refunded)
