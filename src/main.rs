@@ -25,6 +25,9 @@ enum Command {
     Verify,
     /// Print the OpenAPI description (YAML).
     Openapi,
+    /// Run the benchmark harness against an in-process server on DATABASE_URL (default: a fresh,
+    /// temporary SQLite file). Give PostgreSQL an empty database: the harness seeds its own data.
+    Bench(union_ledger::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -60,6 +63,10 @@ async fn main() -> anyhow::Result<()> {
             if !view.ok {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Bench(args) => {
+            union_ledger::bench::run(&settings, &args).await?;
             Ok(())
         }
         Command::Openapi => {
