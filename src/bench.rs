@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
 use crate::app::Application;
@@ -21,7 +20,7 @@ use crate::auth;
 use crate::clock::SystemClock;
 use crate::config::{Secret, Settings};
 use crate::domain::people::{Phone, Role};
-use crate::store::{Begun, users};
+use crate::store::{Begun, baseline, users};
 
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
@@ -338,30 +337,17 @@ async fn seed_riders(state: &crate::http::AppState, level_id: i64, count: usize)
 
 /// Single-row durable inserts, each its own transaction: the disk's commit rate on this database.
 async fn baseline(state: &crate::http::AppState, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
-    let connection = state.store.reader().clone();
-    let create = match connection.get_database_backend() {
-        DbBackend::Postgres => {
-            "CREATE TABLE IF NOT EXISTS bench_baseline (id BIGSERIAL PRIMARY KEY, client BIGINT, n BIGINT)"
-        }
-        _ => {
-            "CREATE TABLE IF NOT EXISTS bench_baseline (id INTEGER PRIMARY KEY AUTOINCREMENT, client BIGINT, n BIGINT)"
-        }
-    };
-    connection.execute_unprepared(create).await?;
+    baseline::create(state.store.reader()).await?;
     let store = state.store.clone();
     let report = drive("baseline: 1-row durable insert", clients, seconds, move |client, sequence| {
         let store = store.clone();
         async move {
             let Ok(Begun::Fresh(work)) = store.begin(None, None, None).await else { return false };
-            let inserted = work
-                .txn()
-                .execute_unprepared(&format!("INSERT INTO bench_baseline (client, n) VALUES ({client}, {sequence})"))
-                .await;
-            inserted.is_ok() && work.commit_plain().await.is_ok()
+            baseline::insert(&work, client as i64, sequence as i64).await.is_ok() && work.commit_plain().await.is_ok()
         }
     })
     .await;
-    connection.execute_unprepared("DROP TABLE bench_baseline").await?;
+    baseline::drop_table(state.store.reader()).await?;
     Ok(report)
 }
 

@@ -235,6 +235,27 @@ pub async fn account_id_of(
     query.into_tuple::<i64>().one(connection).await?.ok_or(StoreError::NotFound("account"))
 }
 
+/// The points accounts of these riders, by rider, in one query.
+pub async fn rider_accounts(
+    connection: &impl ConnectionTrait,
+    rider_ids: &[i64],
+) -> StoreResult<HashMap<i64, AccountId>> {
+    let mut found = HashMap::with_capacity(rider_ids.len());
+    for chunk in rider_ids.chunks(500) {
+        let rows: Vec<(Option<i64>, i64)> = account::Entity::find()
+            .select_only()
+            .column(account::Column::UserId)
+            .column(account::Column::Id)
+            .filter(account::Column::Kind.eq(AccountKind::Rider.as_str()))
+            .filter(account::Column::UserId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(connection)
+            .await?;
+        found.extend(rows.into_iter().filter_map(|(user_id, account_id)| user_id.map(|user_id| (user_id, account_id))));
+    }
+    Ok(found)
+}
+
 /// Pending holds on these accounts whose expiry has passed.
 async fn due_holds(
     connection: &impl ConnectionTrait,

@@ -6,6 +6,7 @@
 //! small pool of readers; PostgreSQL gets one pool for both.
 
 pub mod audit;
+pub mod baseline;
 pub mod ledger;
 pub mod levels;
 pub mod lots;

@@ -638,6 +638,8 @@ pub async fn approve(work: &UnitOfWork, log_ids: &[i64]) -> StoreResult<Vec<Appr
     let mut rules: HashMap<String, CategoryRecord> = HashMap::new();
     let mut activities: HashMap<i64, ActivityRecord> = HashMap::new();
     let mut budgets: HashMap<i64, i64> = HashMap::new();
+    let rider_ids: Vec<i64> = logs.iter().map(|log| log.rider_id).collect();
+    let rider_accounts = ledger::rider_accounts(work.txn(), &rider_ids).await?;
     let mut drafts = Vec::with_capacity(log_ids.len());
     let mut decided = Vec::with_capacity(log_ids.len());
     for log_id in log_ids {
@@ -653,7 +655,7 @@ pub async fn approve(work: &UnitOfWork, log_ids: &[i64]) -> StoreResult<Vec<Appr
         if let std::collections::hash_map::Entry::Vacant(vacant) = budgets.entry(log.level_id) {
             vacant.insert(ledger::account_id_of(work.txn(), AccountKind::Budget, Some(log.level_id), None).await?);
         }
-        let rider_account = ledger::account_id_of(work.txn(), AccountKind::Rider, None, Some(log.rider_id)).await?;
+        let rider_account = *rider_accounts.get(&log.rider_id).ok_or(StoreError::NotFound("rider account"))?;
         let outcome = Outcome::parse(&log.outcome).unwrap_or(Outcome::Completed);
         let points = category
             .rule
