@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::{Context, Page, StoreError, StoreResult, UnitOfWork};
@@ -1002,9 +1002,4 @@ async fn pending_sums(connection: &impl ConnectionTrait, side: hold::Column) -> 
         .all(connection)
         .await?;
     Ok(rows.into_iter().collect())
-}
-
-/// How many entries the journal holds.
-pub async fn entry_count(connection: &impl ConnectionTrait) -> StoreResult<u64> {
-    Ok(journal_entry::Entity::find().count(connection).await?)
 }

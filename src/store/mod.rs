@@ -27,7 +27,6 @@ use sea_orm::{
     DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
 };
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::domain::Invalid;
@@ -288,11 +287,6 @@ impl UnitOfWork {
         self.txn.commit().await?;
         Ok(())
     }
-}
-
-/// Decodes a stored replay into the type the caller expects.
-pub fn decode_replay<T: DeserializeOwned>(replay: &Replay) -> StoreResult<T> {
-    serde_json::from_value(replay.body.clone()).map_err(|error| StoreError::Database(DbErr::Custom(error.to_string())))
 }
 
 /// A page of results in keyset order with the cursor of the next page.
