@@ -43,5 +43,5 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
 
 /// Prometheus metrics (not in the OpenAPI description: it is not JSON).
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(state.store.commit_stats()))
 }

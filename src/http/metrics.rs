@@ -49,7 +49,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    pub fn render(&self, commits: &crate::store::CommitStats) -> String {
         let registry = self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = String::new();
         out.push_str(
@@ -74,6 +74,15 @@ impl Metrics {
             let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", seconds(histogram.sum_us));
             let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
         }
+        let batches = commits.batches.load(std::sync::atomic::Ordering::Relaxed);
+        let units = commits.units.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP ledger_commit_batches_total Database commits of group commit.\n# TYPE ledger_commit_batches_total counter\n\
+             ledger_commit_batches_total {batches}\n\
+             # HELP ledger_commit_units_total Units of work (write requests and jobs) those commits made durable.\n\
+             # TYPE ledger_commit_units_total counter\nledger_commit_units_total {units}\n"
+        );
         out
     }
 }

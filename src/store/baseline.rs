@@ -1,9 +1,9 @@
 //! The benchmark's baseline: single-row durable inserts into a scratch table, each its own
 //! transaction, to measure what the database's commit rate allows.
 
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
-use super::{StoreResult, UnitOfWork};
+use super::{Store, StoreResult};
 
 pub async fn create(connection: &impl ConnectionTrait) -> StoreResult<()> {
     let statement = match connection.get_database_backend() {
@@ -18,10 +18,11 @@ pub async fn create(connection: &impl ConnectionTrait) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn insert(work: &UnitOfWork, client: i64, sequence: i64) -> StoreResult<()> {
-    work.txn()
-        .execute_unprepared(&format!("INSERT INTO bench_baseline (client, n) VALUES ({client}, {sequence})"))
-        .await?;
+/// One row in its own transaction, outside group commit: one durable commit per insert.
+pub async fn insert(store: &Store, client: i64, sequence: i64) -> StoreResult<()> {
+    let txn = store.unbatched_writer().begin().await?;
+    txn.execute_unprepared(&format!("INSERT INTO bench_baseline (client, n) VALUES ({client}, {sequence})")).await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::{Context, Page, StoreError, StoreResult, UnitOfWork};
+use super::{ChainHead, Context, Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{
     AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, GENESIS_HASH,
     HoldStatus, PlannedPosting, PostingDraft, StoredPosting, Transfer, Verifier, entry_hash, ledger_time,
@@ -358,19 +358,27 @@ async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> Store
 /// Rows per multi-row insert: well under SQLite's limit of bound parameters.
 const ROWS_PER_INSERT: usize = 1_000;
 
-/// Appends applied entries to the hash chain, in order: the chain head is locked last, once for
-/// the whole batch, and only for this.
+/// Appends applied entries to the hash chain, in order. The chain head is read (and locked) once
+/// per batch of units and written back when the batch commits (see `store::group`).
 async fn append_entries(
-    connection: &impl ConnectionTrait,
-    context: &Context,
+    work: &UnitOfWork,
     book: &Book,
     batch: &[(&EntryDraft, Vec<PlannedPosting>)],
 ) -> StoreResult<Vec<EntryRecord>> {
-    let head = ledger_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(connection)
-        .await?
-        .ok_or(StoreError::NotFound("ledger head"))?;
+    let connection = work.txn();
+    let context = &work.context;
+    let cached = work.chain_head().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let head = match cached {
+        Some(head) => head,
+        None => {
+            let row = ledger_head::Entity::find_by_id(1)
+                .lock_exclusive()
+                .one(connection)
+                .await?
+                .ok_or(StoreError::NotFound("ledger head"))?;
+            ChainHead { last_entry_id: row.last_entry_id, last_hash: row.last_hash, last_at: row.last_at, moved: false }
+        }
+    };
     // Entry times never run backwards along the chain, so time order is chain order.
     let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
     let mut prev_hash = head.last_hash;
@@ -450,25 +458,19 @@ async fn append_entries(
         posting::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await?;
     }
     let last = records.last().expect("a batch holds at least one entry");
-    ledger_head::Entity::update_many()
-        .col_expr(ledger_head::Column::LastEntryId, Expr::value(last.id))
-        .col_expr(ledger_head::Column::LastHash, Expr::value(last.hash.clone()))
-        .col_expr(ledger_head::Column::LastAt, Expr::value(created_at))
-        .filter(ledger_head::Column::Id.eq(1))
-        .exec(connection)
-        .await?;
+    *work.chain_head().lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        Some(ChainHead { last_entry_id: last.id, last_hash: last.hash.clone(), last_at: created_at, moved: true });
     super::lots::record(connection, book, &records).await?;
     Ok(records)
 }
 
 async fn append_entry(
-    connection: &impl ConnectionTrait,
-    context: &Context,
+    work: &UnitOfWork,
     book: &Book,
     draft: &EntryDraft,
     planned: &[PlannedPosting],
 ) -> StoreResult<EntryRecord> {
-    let mut records = append_entries(connection, context, book, &[(draft, planned.to_vec())]).await?;
+    let mut records = append_entries(work, book, &[(draft, planned.to_vec())]).await?;
     Ok(records.remove(0))
 }
 
@@ -486,7 +488,7 @@ pub async fn post_entries(work: &UnitOfWork, drafts: &[EntryDraft]) -> StoreResu
         batch.push((draft, book.post(&draft.postings)?));
     }
     write_balances(work.txn(), &book).await?;
-    append_entries(work.txn(), &work.context, &book, &batch).await
+    append_entries(work, &book, &batch).await
 }
 
 /// Posts an entry: the heart of every award, redemption, transfer and reversal.
@@ -495,7 +497,7 @@ pub async fn post_entry(work: &UnitOfWork, draft: EntryDraft) -> StoreResult<Ent
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
     let planned = book.post(&draft.postings)?;
     write_balances(work.txn(), &book).await?;
-    append_entry(work.txn(), &work.context, &book, &draft, &planned).await
+    append_entry(work, &book, &draft, &planned).await
 }
 
 /// Posts transfers as one entry.
@@ -679,7 +681,7 @@ pub async fn post_hold(
             .collect(),
         reverses_entry_id: None,
     };
-    let entry = append_entry(work.txn(), &work.context, &book, &draft, &planned).await?;
+    let entry = append_entry(work, &book, &draft, &planned).await?;
     let resolved =
         resolve_hold(work.txn(), hold_id, HoldStatus::Posted, work.now(), Some(entry.id), Some(amount)).await?;
     assert!(resolved, "a hold checked pending under its accounts' locks resolves");
@@ -744,7 +746,7 @@ pub async fn post_holds_together(
     let draft = EntryDraft { kind, reason, reference, postings, reverses_entry_id: None };
     let planned = book.post(&draft.postings)?;
     write_balances(work.txn(), &book).await?;
-    let entry = append_entry(work.txn(), &work.context, &book, &draft, &planned).await?;
+    let entry = append_entry(work, &book, &draft, &planned).await?;
     for chunk in hold_ids.chunks(500) {
         hold::Entity::update_many()
             .col_expr(hold::Column::PostedEntryId, Expr::value(entry.id))
@@ -802,7 +804,7 @@ pub async fn expire_lots(
     };
     let planned = book.post(&draft.postings)?;
     write_balances(work.txn(), &book).await?;
-    Ok(Some(append_entry(work.txn(), &work.context, &book, &draft, &planned).await?))
+    Ok(Some(append_entry(work, &book, &draft, &planned).await?))
 }
 
 /// Expires a batch of due holds; returns how many. Run by the background sweeper.

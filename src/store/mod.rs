@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod baseline;
+mod group;
 pub mod ledger;
 pub mod levels;
 pub mod lots;
@@ -24,7 +25,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
+    DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr,
 };
 use serde::Serialize;
 
@@ -32,6 +33,8 @@ use crate::clock::Clock;
 use crate::domain::Invalid;
 use crate::domain::ledger::LedgerError;
 use entity::idempotency_key;
+pub use group::{ChainHead, CommitStats};
+use group::{GroupCommit, Turn};
 
 /// Connections a PostgreSQL pool may open; the server has `max_connections` (100 by default) for
 /// every API server in front of it.
@@ -100,6 +103,7 @@ pub struct Replay {
 pub struct Store {
     write: DatabaseConnection,
     read: DatabaseConnection,
+    group: Arc<GroupCommit>,
     clock: Arc<dyn Clock>,
 }
 
@@ -110,7 +114,7 @@ impl Store {
             let write = Database::connect(sqlite_options(database_url, 1)).await?;
             Migrator::up(&write, None).await?;
             let read = Database::connect(sqlite_options(database_url, SQLITE_READERS_MAX)).await?;
-            Store { write, read, clock }
+            Store { group: GroupCommit::start(write.clone()), write, read, clock }
         } else {
             let mut options = ConnectOptions::new(database_url);
             options
@@ -121,7 +125,7 @@ impl Store {
                 .sqlx_logging(false);
             let write = Database::connect(options).await?;
             Migrator::up(&write, None).await?;
-            Store { read: write.clone(), write, clock }
+            Store { group: GroupCommit::start(write.clone()), read: write.clone(), write, clock }
         };
         ledger::ensure_genesis(&store.write).await?;
         volunteering::ensure_default_categories(&store.write, store.now()).await?;
@@ -134,6 +138,16 @@ impl Store {
 
     pub fn reader(&self) -> &DatabaseConnection {
         &self.read
+    }
+
+    /// The writer connection outside group commit: for the benchmark's baseline only.
+    pub fn unbatched_writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    /// Batches committed so far and the units of work they held.
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.group.stats
     }
 
     /// The clock's time, to the microsecond both databases keep.
@@ -152,7 +166,8 @@ impl Store {
         let _ = self.write.close().await;
     }
 
-    /// Starts a unit of work, or finds the stored answer of an earlier request with the same key.
+    /// Starts a unit of work in the open batch (see [`group`]), or finds the stored answer of an
+    /// earlier request with the same key.
     pub async fn begin(
         &self,
         actor_id: Option<i64>,
@@ -164,12 +179,12 @@ impl Store {
         {
             return Ok(Begun::Replayed(replay));
         }
-        let txn = self.write.begin().await?;
+        let turn = self.group.turn().await?;
         let context = Context { actor_id, request_id, now: self.now() };
         let mut idempotency_record_id = None;
         if let Some(key) = &key {
-            // Claim the key first: a concurrent request with the same key waits here for us to
-            // commit, then replays our answer instead of doing the work twice.
+            // Claim the key first. Units take turns, so a unit holding the same key has finished:
+            // wait until its batch is durable, then replay its answer instead of doing the work twice.
             let claim = idempotency_key::ActiveModel {
                 caller_id: Set(key.caller_id),
                 key: Set(key.key.clone()),
@@ -179,10 +194,10 @@ impl Store {
                 created_at: Set(context.now),
                 ..Default::default()
             };
-            match claim.insert(&txn).await {
+            match claim.insert(&turn.savepoint).await {
                 Ok(record) => idempotency_record_id = Some(record.id),
                 Err(error) if StoreError::is_unique_violation(&error) => {
-                    txn.rollback().await?;
+                    turn.wait_for_batch().await?;
                     return match self.find_replay(key).await? {
                         Some(replay) => Ok(Begun::Replayed(replay)),
                         None => {
@@ -193,7 +208,7 @@ impl Store {
                 Err(error) => return Err(error.into()),
             }
         }
-        Ok(Begun::Fresh(UnitOfWork { txn, context, idempotency_record_id }))
+        Ok(Begun::Fresh(UnitOfWork { turn, context, idempotency_record_id }))
     }
 
     async fn find_replay(&self, key: &IdempotencyKey) -> StoreResult<Option<Replay>> {
@@ -238,16 +253,22 @@ pub enum Begun {
     Replayed(Replay),
 }
 
-/// One database transaction for one use case; dropped without `commit`, it rolls back.
+/// One use case's work: a savepoint in the batch's transaction, committed durably with the batch;
+/// dropped without `commit`, it rolls back alone.
 pub struct UnitOfWork {
-    txn: DatabaseTransaction,
+    turn: Turn,
     pub context: Context,
     idempotency_record_id: Option<i64>,
 }
 
 impl UnitOfWork {
     pub fn txn(&self) -> &DatabaseTransaction {
-        &self.txn
+        &self.turn.savepoint
+    }
+
+    /// The end of the hash chain as this batch sees it (`None`: read it from the database).
+    pub fn chain_head(&self) -> &std::sync::Mutex<Option<ChainHead>> {
+        &self.turn.head
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -262,7 +283,7 @@ impl UnitOfWork {
         target_id: impl ToString,
         summary: serde_json::Value,
     ) -> StoreResult<()> {
-        audit::record(&self.txn, &self.context, action, target_type, Some(target_id.to_string()), summary).await
+        audit::record(self.txn(), &self.context, action, target_type, Some(target_id.to_string()), summary).await
     }
 
     /// Stores the answer for the idempotency key (if any) and commits everything.
@@ -275,17 +296,15 @@ impl UnitOfWork {
                 response_body: Set(body),
                 ..Default::default()
             }
-            .update(&self.txn)
+            .update(self.txn())
             .await?;
         }
-        self.txn.commit().await?;
-        Ok(())
+        self.turn.finish().await
     }
 
     /// Commits a change that has no answer worth replaying.
     pub async fn commit_plain(self) -> StoreResult<()> {
-        self.txn.commit().await?;
-        Ok(())
+        self.turn.finish().await
     }
 }
 

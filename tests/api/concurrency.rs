@@ -99,3 +99,42 @@ async fn a_hot_budget_paying_many_riders_at_once_stays_exact() {
     assert_eq!(app.balance(budget).await, "0.00");
     app.assert_verified().await;
 }
+
+/// Reads a counter from /metrics.
+async fn counter(app: &crate::helpers::TestApp, name: &str) -> u64 {
+    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    let line = metrics.lines().find(|line| line.starts_with(&format!("{name} "))).expect("the counter is exported");
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_a_refusal_never_fails_its_neighbours() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let budget = app.budget_account(city).await;
+    let empty = app.rider("13800000001", community).await.account_id.unwrap();
+    let paid = app.rider("13800000002", community).await.account_id.unwrap();
+    app.fund(city, "100.00").await;
+    let batches_before = counter(&app, "ledger_commit_batches_total").await;
+    let units_before = counter(&app, "ledger_commit_units_total").await;
+
+    // Every third request spends from an empty account and must fail alone, inside a shared batch.
+    let answers = join_all((0..60).map(|index| {
+        if index % 3 == 0 { app.transfer(empty, budget, "1.00") } else { app.transfer(budget, paid, "1.00") }
+    }))
+    .await;
+    for (index, answer) in answers.iter().enumerate() {
+        if index % 3 == 0 {
+            answer.problem(422, "insufficient-points");
+        } else {
+            assert_eq!(answer.status.as_u16(), 201, "{:?}", answer.body);
+        }
+    }
+    assert_eq!(app.account(paid).await["balance"], "40.00");
+    assert_eq!(app.account(empty).await["balance"], "0.00");
+    let batches = counter(&app, "ledger_commit_batches_total").await - batches_before;
+    let units = counter(&app, "ledger_commit_units_total").await - units_before;
+    assert!(units >= 40, "every acknowledged transfer was made durable by a commit: {units}");
+    assert!(batches < units, "concurrent requests shared commits: {batches} commits for {units} units");
+    app.assert_verified().await;
+}

@@ -1,0 +1,199 @@
+//! Group commit: concurrent units of work share one database transaction and one flush to disk.
+//!
+//! Units of work take turns (the baton, a fair mutex), each inside its own savepoint of the open
+//! batch's transaction, so one request's failure rolls back only its own work and never its
+//! neighbours'. When a unit finishes, it releases its savepoint, joins the batch's members and wakes
+//! the flusher; the flusher queues for the baton behind every unit already waiting, so a batch holds
+//! whatever arrived while the previous one was being flushed. It then commits the batch and only
+//! then answers its members: an answer always follows a durable commit. With one client a batch is
+//! one unit and nothing waits.
+//!
+//! Units run one after another, so the order of entries in a batch is the order of the hash chain,
+//! and the chain head is read once per batch and written once at its end. On PostgreSQL every batch
+//! takes a transaction-level advisory lock first, so batches from several API servers on one
+//! database follow one another instead of deadlocking on each other's row locks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use tokio::sync::{Notify, OwnedMutexGuard, oneshot};
+
+use super::{StoreError, StoreResult};
+use entity::ledger_head;
+
+/// The key of the advisory lock every batch holds on PostgreSQL (any constant shared by all servers).
+const WRITE_LOCK_KEY: i64 = 0x6c65_6467_6572; // "ledger"
+
+/// The end of the hash chain as the open batch sees it.
+#[derive(Clone, Debug)]
+pub struct ChainHead {
+    pub last_entry_id: i64,
+    pub last_hash: String,
+    pub last_at: DateTime<Utc>,
+    /// Moved by this batch, so it is written back before the commit.
+    pub moved: bool,
+}
+
+/// How many batches were committed and how many units they held.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub batches: AtomicU64,
+    pub units: AtomicU64,
+}
+
+pub(super) struct GroupCommit {
+    connection: DatabaseConnection,
+    slot: Arc<tokio::sync::Mutex<Slot>>,
+    flush: Arc<Notify>,
+    pub(super) stats: CommitStats,
+}
+
+#[derive(Default)]
+pub(super) struct Slot {
+    open: Option<OpenBatch>,
+}
+
+struct OpenBatch {
+    txn: DatabaseTransaction,
+    members: Vec<oneshot::Sender<Result<(), String>>>,
+    head: Option<ChainHead>,
+}
+
+/// A unit's turn: the baton and the savepoint it works in.
+pub(super) struct Turn {
+    pub(super) savepoint: DatabaseTransaction,
+    pub(super) head: Mutex<Option<ChainHead>>,
+    baton: Baton,
+}
+
+/// The baton; handing it back wakes the flusher, so a batch is never left open with no one to commit it.
+struct Baton {
+    guard: Option<OwnedMutexGuard<Slot>>,
+    flush: Arc<Notify>,
+}
+
+impl Drop for Baton {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.flush.notify_one();
+    }
+}
+
+impl GroupCommit {
+    pub(super) fn start(connection: DatabaseConnection) -> Arc<GroupCommit> {
+        let group = Arc::new(GroupCommit {
+            connection,
+            slot: Arc::new(tokio::sync::Mutex::new(Slot::default())),
+            flush: Arc::new(Notify::new()),
+            stats: CommitStats::default(),
+        });
+        tokio::spawn(run_flusher(Arc::downgrade(&group), group.flush.clone()));
+        group
+    }
+
+    /// Waits for the baton and opens a savepoint in the open batch (opening a batch if there is none).
+    pub(super) async fn turn(&self) -> StoreResult<Turn> {
+        let mut baton = Baton { guard: Some(self.slot.clone().lock_owned().await), flush: self.flush.clone() };
+        let slot = baton.guard.as_mut().expect("the baton is held");
+        if slot.open.is_none() {
+            let txn = self.connection.begin().await?;
+            if txn.get_database_backend() == DbBackend::Postgres {
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")).await?;
+            }
+            slot.open = Some(OpenBatch { txn, members: Vec::new(), head: None });
+        }
+        let batch = slot.open.as_ref().expect("a batch is open");
+        let savepoint = match batch.txn.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                // The batch's transaction is broken: fail its members now rather than at the commit.
+                let broken = slot.open.take().expect("a batch is open");
+                let message = format!("the shared transaction failed: {error}");
+                for member in broken.members {
+                    let _ = member.send(Err(message.clone()));
+                }
+                return Err(error.into());
+            }
+        };
+        let head = Mutex::new(batch.head.clone());
+        Ok(Turn { savepoint, head, baton })
+    }
+
+    /// Commits the open batch, if any, and answers its members.
+    async fn flush(&self) {
+        let Some(batch) = self.slot.lock().await.open.take() else { return };
+        let units = batch.members.len() as u64;
+        let result = commit_batch(batch.txn, batch.head).await.map_err(|error| error.to_string());
+        if result.is_ok() {
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats.units.fetch_add(units, Ordering::Relaxed);
+        } else {
+            tracing::error!(error = ?result, units, "group commit failed");
+        }
+        for member in batch.members {
+            let _ = member.send(result.clone());
+        }
+    }
+}
+
+async fn run_flusher(group: Weak<GroupCommit>, flush: Arc<Notify>) {
+    loop {
+        flush.notified().await;
+        let Some(group) = group.upgrade() else { return };
+        group.flush().await;
+    }
+}
+
+async fn commit_batch(txn: DatabaseTransaction, head: Option<ChainHead>) -> Result<(), DbErr> {
+    if let Some(head) = head.filter(|head| head.moved) {
+        ledger_head::Entity::update_many()
+            .col_expr(ledger_head::Column::LastEntryId, Expr::value(head.last_entry_id))
+            .col_expr(ledger_head::Column::LastHash, Expr::value(head.last_hash))
+            .col_expr(ledger_head::Column::LastAt, Expr::value(head.last_at))
+            .filter(ledger_head::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await
+}
+
+impl Turn {
+    /// Releases the savepoint, hands the baton on, and waits until the batch is durable.
+    pub(super) async fn finish(self) -> StoreResult<()> {
+        let Turn { savepoint, head, baton } = self;
+        savepoint.commit().await?;
+        let head = head.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self::wait_durable(baton, head).await
+    }
+
+    /// Gives up this unit's work and waits until everything before it in the batch is durable.
+    pub(super) async fn wait_for_batch(self) -> StoreResult<()> {
+        let Turn { savepoint, baton, .. } = self;
+        savepoint.rollback().await?;
+        Self::wait_durable(baton, None).await
+    }
+
+    async fn wait_durable(mut baton: Baton, head: Option<ChainHead>) -> StoreResult<()> {
+        let (sender, receiver) = oneshot::channel();
+        {
+            let slot = baton.guard.as_mut().expect("the baton is held");
+            let batch = slot.open.as_mut().expect("a batch is open");
+            batch.members.push(sender);
+            if head.is_some() {
+                batch.head = head;
+            }
+        }
+        drop(baton);
+        match receiver.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StoreError::Database(DbErr::Custom(message))),
+            Err(_) => Err(StoreError::Database(DbErr::Custom("the group commit stopped".into()))),
+        }
+    }
+}
