@@ -1,11 +1,11 @@
 //! The benchmark harness: `union-ledger bench`.
 //!
-//! Starts the service in this process on the configured database (a fresh SQLite file by default),
-//! seeds its own data through the store, then drives the HTTP API with a fixed number of concurrent
-//! clients for a fixed time per workload, and prints throughput, latency percentiles, errors and the
-//! process's peak memory. After each run it calls verify and checks the totals it expects. A
-//! baseline measures single-row durable inserts on the same database, so every figure is also a
-//! ratio to what the disk allows.
+//! Starts the service as a child process (`union-ledger serve`) on the configured database (a fresh
+//! SQLite file by default), seeds its own data through the store and the API, then drives the HTTP
+//! API with a fixed number of concurrent clients for a fixed time per workload, and prints
+//! throughput, latency percentiles, errors and the server's peak memory. After each run it calls
+//! verify and checks the totals it expects. A baseline measures single-row durable inserts on the
+//! same database, so every figure is also a ratio to what the disk allows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +15,15 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::app::Application;
 use crate::auth;
 use crate::clock::SystemClock;
 use crate::config::{Secret, Settings};
+use crate::domain::ledger::{AccountKind, EntryKind, Transfer, transfers_to_postings};
+use crate::domain::membership::SubjectKeys;
 use crate::domain::people::{Phone, Role};
-use crate::store::{Begun, baseline, users};
+use crate::domain::points::Points;
+use crate::store::ledger::{self, EntryDraft, Reference};
+use crate::store::{Begun, Store, baseline, users};
 
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
@@ -33,6 +36,21 @@ pub struct BenchArgs {
     /// Rider accounts W1 spreads its transfers over.
     #[arg(long, default_value_t = 10_000)]
     pub accounts: usize,
+    /// Workloads to run (comma-separated): w1, w2, w3, w4, w5, w6; the baseline always runs.
+    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w3,w4,w5,w6")]
+    pub workloads: Vec<String>,
+    /// Postings in the journal W4 reads from (seeded before it runs).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub journal_postings: u64,
+    /// Riders whose 30 days of swaps W6 infers candidates from.
+    #[arg(long, default_value_t = 40_000)]
+    pub inference_riders: u64,
+}
+
+impl BenchArgs {
+    fn runs(&self, workload: &str) -> bool {
+        self.workloads.iter().any(|chosen| chosen.eq_ignore_ascii_case(workload))
+    }
 }
 
 /// What one workload run measured.
@@ -40,6 +58,8 @@ pub struct BenchArgs {
 pub struct RunReport {
     pub name: String,
     pub clients: usize,
+    /// Transfers or signals per request (1 for single requests).
+    pub items_per_request: u64,
     pub ok: u64,
     pub errors: u64,
     pub per_second: f64,
@@ -49,13 +69,20 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    fn print(&self, baseline: Option<f64>) {
+    /// Counts `items` (transfers, signals) per acknowledged request.
+    fn with_items(mut self, items: u64) -> Self {
+        self.items_per_request = items;
+        self.per_second *= items as f64;
+        self
+    }
+
+    fn print(&self, baseline: Option<f64>, server: &Server) {
         let ratio = baseline
             .filter(|rate| *rate > 0.0)
             .map(|rate| format!("{:.2}×", self.per_second / rate))
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:<34} {:>4} clients {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {:>5}  vs baseline {}  peak RSS {} MiB",
+            "{:<38} {:>4} clients {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {:>5}  vs baseline {}  server peak RSS {} MiB",
             self.name,
             self.clients,
             self.per_second,
@@ -64,18 +91,65 @@ impl RunReport {
             self.max_ms,
             self.errors,
             ratio,
-            peak_rss_mib()
+            server.peak_rss_mib()
         );
     }
 }
 
-/// The peak resident memory of this process (server and load generator together), from /proc.
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| status.lines().find(|line| line.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|line| line.split_whitespace().nth(1).and_then(|kib| kib.parse::<u64>().ok()))
-        .map_or(0, |kib| kib / 1024)
+/// The service under test, in its own process, so that its memory is its own.
+struct Server {
+    child: std::process::Child,
+}
+
+impl Server {
+    /// Starts `union-ledger serve` on a free port and waits until it is ready.
+    async fn start(settings: &Settings) -> anyhow::Result<(Server, String)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .env("DATABASE_URL", settings.database_url())
+            .env("LEDGER_DATA_DIR", &settings.data_dir)
+            .env("LEDGER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LEDGER_ADMIN_USERNAME", &settings.admin_username)
+            .env("LEDGER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .spawn()
+            .context("starting the server")?;
+        let server = Server { child };
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|response| response.status().is_success()) {
+                return Ok((server, base));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the server did not become ready in 30 s")
+    }
+
+    /// The server's peak resident memory, from /proc.
+    fn peak_rss_mib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| status.lines().find(|line| line.starts_with("VmHWM:")).map(str::to_owned))
+            .and_then(|line| line.split_whitespace().nth(1).and_then(|kib| kib.parse::<u64>().ok()))
+            .map_or(0, |kib| kib / 1024)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+/// The bench's own way into the database, for seeding what the API would take minutes to create.
+struct Seeder {
+    store: Store,
+    subjects: SubjectKeys,
 }
 
 fn percentile(sorted_us: &[u64], fraction: f64) -> f64 {
@@ -130,6 +204,7 @@ where
     RunReport {
         name: name.to_owned(),
         clients,
+        items_per_request: 1,
         ok: latencies.len() as u64,
         errors,
         per_second: latencies.len() as f64 / elapsed,
@@ -181,28 +256,24 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
     let data_dir = tempfile_dir()?;
     let mut settings = settings.clone();
     settings.data_dir = data_dir.clone();
-    settings.listen = "127.0.0.1:0".parse()?;
     settings.admin_username = "bench".into();
-    settings.admin_password = Some(Secret::new("bench-admin-password"));
-    let application = Application::build_with_clock(&settings, Arc::new(SystemClock)).await?;
-    let base = format!("http://127.0.0.1:{}", application.port());
-    let backend = format!("{:?}", application.state().store.backend());
+    settings.admin_password = Some(Secret::new(ADMIN_PASSWORD));
+    // Migrate, create the admin and the keys first, so the server finds them.
+    let store = Store::connect(&settings.database_url(), Arc::new(SystemClock)).await?;
+    crate::app::bootstrap_admin(&store, &settings).await?;
+    let seeder = Seeder { subjects: SubjectKeys::new(&settings.subject_key()?), store };
+    let (server, base) = Server::start(&settings).await?;
     println!(
-        "union-ledger bench: {backend} at {}, {} s per run",
+        "union-ledger bench: {:?} at {}, {} s per run; the server runs as process {}",
+        seeder.store.backend(),
         settings.database_url().split('?').next().unwrap_or(""),
-        args.seconds
+        args.seconds,
+        server.child.id()
     );
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-
-    // Seed before serving: a city with a budget, and riders each holding 1,000.00 points.
-    let state = application.state();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
     let login: Value = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "bench", "password": "bench-admin-password"}))
+        .json(&json!({"username": "bench", "password": ADMIN_PASSWORD}))
         .send()
         .await?
         .json()
@@ -212,12 +283,13 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
         client,
         admin_token: login["access_token"].as_str().context("bench admin signs in")?.to_owned(),
     };
+    // A city with a budget, and riders each holding 1,000.00 points.
     let city = target.post("/api/v1/levels", &json!({"name": "Bench City", "kind": "city"})).await?["id"]
         .as_i64()
         .context("a city")?;
     let budget =
         target.get(&format!("/api/v1/levels/{city}")).await?["budget_account_id"].as_i64().context("a budget")?;
-    let accounts = seed_riders(&state, city, args.accounts).await?;
+    let accounts = seed_riders(&seeder, city, args.accounts).await?;
     let funding = 1_000u64 * accounts.len() as u64 + 10_000_000;
     target
         .post(
@@ -233,49 +305,139 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
     let target = Arc::new(target);
     let mut reports = Vec::new();
 
-    let base_1 = baseline(&state, 1, args.seconds).await?;
-    base_1.print(None);
-    let base_8 = baseline(&state, 8, args.seconds).await?;
-    base_8.print(None);
+    let base_1 = baseline(&seeder, 1, args.seconds).await?;
+    base_1.print(None, &server);
+    let base_8 = baseline(&seeder, 8, args.seconds).await?;
+    base_8.print(None, &server);
     let baseline_rate = base_1.per_second.max(base_8.per_second);
     reports.push(base_1);
     reports.push(base_8);
 
-    for clients in &args.clients {
-        let entries_before = target.verify().await?["entries_checked"].as_u64().unwrap_or(0);
-        let accounts = Arc::new(accounts.clone());
-        let shared = target.clone();
-        let report = drive(&format!("W1 single transfers ({} accounts)", accounts.len()), *clients, args.seconds, move |client, sequence| {
-            let target = shared.clone();
-            let accounts = accounts.clone();
-            async move {
-                // A cheap, deterministic spread over all accounts, never from an account to itself.
-                let count = accounts.len();
-                let from = (client * 7919 + sequence as usize * 104_729) % count;
-                let to = (from + 1 + (sequence as usize * 31) % (count - 1)) % count;
-                let body = json!({"reason": "W1", "transfers": [{"from": accounts[from], "to": accounts[to], "amount": "0.01"}]});
-                target.post("/api/v1/entries", &body).await.is_ok()
-            }
-        })
-        .await;
-        let verified = target.verify().await?;
-        let entries_after = verified["entries_checked"].as_u64().unwrap_or(0);
-        anyhow::ensure!(
-            entries_after == entries_before + report.ok,
-            "every acknowledged transfer is in the journal once"
-        );
-        report.print(Some(baseline_rate));
+    if args.runs("w1") {
+        for clients in &args.clients {
+            let report = w1(&target, &accounts, *clients, args.seconds).await?;
+            report.print(Some(baseline_rate), &server);
+            reports.push(report);
+        }
+    }
+    if args.runs("w2") {
+        let report = w2(&target, budget, &accounts, 8, args.seconds).await?;
+        report.print(Some(baseline_rate), &server);
         reports.push(report);
     }
+    if args.runs("w3") {
+        let report = w3(&target, budget, &accounts, 32, args.seconds).await?;
+        report.print(Some(baseline_rate), &server);
+        reports.push(report);
+    }
+    if args.runs("w4") {
+        for report in w4(&seeder, &target, city, args.journal_postings, args.seconds).await? {
+            report.print(None, &server);
+            reports.push(report);
+        }
+    }
+    if args.runs("w5") || args.runs("w6") {
+        let partner = Arc::new(Partner::register(&target, city).await?);
+        if args.runs("w5") {
+            let report = w5(&seeder, &partner, 8, args.seconds).await?;
+            report.print(Some(baseline_rate), &server);
+            reports.push(report);
+        }
+        if args.runs("w6") {
+            for report in w6(&target, &partner, args.inference_riders).await? {
+                report.print(None, &server);
+                reports.push(report);
+            }
+        }
+    }
 
-    // W3: ten hot riders and one budget that every award debits.
+    println!("verify passed after every run; the server's peak RSS: {} MiB", server.peak_rss_mib());
+    drop(server);
+    seeder.store.close().await;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(reports)
+}
+
+/// W1: single transfers between riders spread over every account.
+async fn w1(target: &Arc<Target>, accounts: &[i64], clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+    let entries_before = target.verify().await?["entries_checked"].as_u64().unwrap_or(0);
+    let accounts = Arc::new(accounts.to_vec());
+    let shared = target.clone();
+    let name = format!("W1 single transfers ({} accounts)", accounts.len());
+    let report = drive(&name, clients, seconds, move |client, sequence| {
+        let target = shared.clone();
+        let accounts = accounts.clone();
+        async move {
+            let (from, to) = spread(accounts.len(), client, sequence);
+            let body =
+                json!({"reason": "W1", "transfers": [{"from": accounts[from], "to": accounts[to], "amount": "0.01"}]});
+            target.post("/api/v1/entries", &body).await.is_ok()
+        }
+    })
+    .await;
+    let entries_after = target.verify().await?["entries_checked"].as_u64().unwrap_or(0);
+    anyhow::ensure!(entries_after == entries_before + report.ok, "every acknowledged transfer is in the journal once");
+    Ok(report)
+}
+
+/// A cheap, deterministic spread over `count` accounts, never from an account to itself.
+fn spread(count: usize, client: usize, sequence: u64) -> (usize, usize) {
+    let from = (client * 7919 + sequence as usize * 104_729) % count;
+    let to = (from + 1 + (sequence as usize * 31) % (count - 1)) % count;
+    (from, to)
+}
+
+/// W2: awards in batches: one entry of 100 transfers from the budget to 100 riders per request.
+async fn w2(
+    target: &Arc<Target>,
+    budget: i64,
+    accounts: &[i64],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<RunReport> {
+    const PER_REQUEST: usize = 100;
+    let entries_before = target.verify().await?["entries_checked"].as_u64().unwrap_or(0);
+    let budget_before = parse_points(&target.balance(budget).await?);
+    let accounts = Arc::new(accounts.to_vec());
+    let shared = target.clone();
+    let report = drive("W2 awards, 100 transfers per request", clients, seconds, move |client, sequence| {
+        let target = shared.clone();
+        let accounts = accounts.clone();
+        async move {
+            let start = (client * 7919 + sequence as usize * PER_REQUEST) % accounts.len();
+            let transfers: Vec<Value> = (0..PER_REQUEST)
+                .map(|offset| {
+                    json!({"from": budget, "to": accounts[(start + offset) % accounts.len()], "amount": "0.01"})
+                })
+                .collect();
+            target.post("/api/v1/entries", &json!({"reason": "W2", "transfers": transfers})).await.is_ok()
+        }
+    })
+    .await;
+    let entries_after = target.verify().await?["entries_checked"].as_u64().unwrap_or(0);
+    anyhow::ensure!(entries_after == entries_before + report.ok, "every acknowledged batch is in the journal once");
+    let budget_after = parse_points(&target.balance(budget).await?);
+    anyhow::ensure!(
+        budget_before - budget_after == report.ok as i64 * PER_REQUEST as i64,
+        "the budget paid exactly the acknowledged awards"
+    );
+    Ok(report.with_items(PER_REQUEST as u64))
+}
+
+/// W3: ten hot riders and one budget that every award debits.
+async fn w3(
+    target: &Arc<Target>,
+    budget: i64,
+    accounts: &[i64],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<RunReport> {
     let hot: Arc<Vec<i64>> = Arc::new(accounts[..10.min(accounts.len())].to_vec());
     let budget_before = parse_points(&target.balance(budget).await?);
     let shared = target.clone();
-    let hot_accounts = hot.clone();
-    let report = drive("W3 hot budget + 10 hot riders", 32, args.seconds, move |client, sequence| {
+    let report = drive("W3 hot budget + 10 hot riders", clients, seconds, move |client, sequence| {
         let target = shared.clone();
-        let hot = hot_accounts.clone();
+        let hot = hot.clone();
         async move {
             let to = hot[(client + sequence as usize) % hot.len()];
             let body = json!({"reason": "W3", "transfers": [{"from": budget, "to": to, "amount": "0.01"}]});
@@ -290,26 +452,271 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
         "the budget paid exactly the acknowledged awards"
     );
     anyhow::ensure!(budget_after >= 0, "no overdraft");
-    report.print(Some(baseline_rate));
-    reports.push(report);
+    Ok(report)
+}
 
-    let _ = stop.send(());
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&data_dir);
+/// Accounts W4 reads; the journal's postings are spread over them.
+const W4_ACCOUNTS: usize = 1_000;
+/// Entries per unit of work while seeding W4's journal.
+const W4_ENTRIES_PER_UNIT: usize = 2_500;
+
+/// W4: balance and statement reads on a journal of `postings` postings (seeded here through the
+/// store, as budget transfers between `W4_ACCOUNTS` accounts, so the hash chain stays whole).
+async fn w4(
+    seeder: &Seeder,
+    target: &Arc<Target>,
+    city: i64,
+    postings: u64,
+    seconds: u64,
+) -> anyhow::Result<Vec<RunReport>> {
+    let seeding = Instant::now();
+    let accounts = {
+        let Begun::Fresh(work) = seeder.store.begin(None, Some("bench:w4".into()), None).await? else {
+            anyhow::bail!("no replay")
+        };
+        let issuance = ledger::account_id_of(work.txn(), AccountKind::Issuance, Some(city), None).await?;
+        let mut accounts = Vec::with_capacity(W4_ACCOUNTS);
+        for _ in 0..W4_ACCOUNTS {
+            accounts.push(ledger::create_account(work.txn(), &work.context, AccountKind::Budget, city, None).await?);
+        }
+        let funding: Vec<EntryDraft> = accounts
+            .iter()
+            .map(|account| {
+                draft(&[Transfer { from: issuance, to: *account, amount: Points::from_minor(100_000_000_000) }])
+            })
+            .collect();
+        ledger::post_entries(&work, &funding).await?;
+        work.commit_plain().await?;
+        accounts
+    };
+    let mut written = 2 * W4_ACCOUNTS as u64;
+    let mut round = 0usize;
+    while written < postings {
+        let Begun::Fresh(work) = seeder.store.begin(None, Some("bench:w4".into()), None).await? else {
+            anyhow::bail!("no replay")
+        };
+        let drafts: Vec<EntryDraft> = (0..W4_ENTRIES_PER_UNIT)
+            .map(|index| {
+                let from = accounts[index % W4_ACCOUNTS];
+                let to = accounts[(index + 1 + round % (W4_ACCOUNTS - 1)) % W4_ACCOUNTS];
+                draft(&[Transfer { from, to, amount: Points::from_minor(1) }])
+            })
+            .collect();
+        ledger::post_entries(&work, &drafts).await?;
+        work.commit_plain().await?;
+        written += 2 * W4_ENTRIES_PER_UNIT as u64;
+        round += 1;
+    }
     println!(
-        "verify passed after every run; peak RSS of this process (server + load generator): {} MiB",
-        peak_rss_mib()
+        "W4 journal: {written} postings over {W4_ACCOUNTS} accounts seeded in {:.0} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let accounts = Arc::new(accounts);
+    let mut reports = Vec::new();
+    for (name, statement) in [("W4 balance reads", false), ("W4 statement reads (20 lines)", true)] {
+        let shared = target.clone();
+        let accounts = accounts.clone();
+        let report = drive(name, 32, seconds, move |client, sequence| {
+            let target = shared.clone();
+            let accounts = accounts.clone();
+            async move {
+                let (account, _) = spread(accounts.len(), client, sequence);
+                let path = if statement {
+                    format!("/api/v1/accounts/{}/statement?limit=20", accounts[account])
+                } else {
+                    format!("/api/v1/accounts/{}", accounts[account])
+                };
+                target.get(&path).await.is_ok()
+            }
+        })
+        .await;
+        reports.push(report);
+    }
+    let verifying = Instant::now();
+    let verified = target.verify().await?;
+    println!(
+        "W4 verify: {} entries checked in {:.1} s",
+        verified["entries_checked"],
+        verifying.elapsed().as_secs_f64()
     );
     Ok(reports)
 }
 
+fn draft(transfers: &[Transfer]) -> EntryDraft {
+    EntryDraft {
+        kind: EntryKind::Adjustment,
+        reason: "bench".into(),
+        reference: Reference::default(),
+        postings: transfers_to_postings(transfers),
+        reverses_entry_id: None,
+    }
+}
+
+/// A battery-swap partner serving the bench city, signed in.
+struct Partner {
+    base: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Partner {
+    async fn register(target: &Target, city: i64) -> anyhow::Result<Partner> {
+        let created = target
+            .post("/api/v1/partners", &json!({"name": "Bench Swap", "kind": "battery_swap", "level_ids": [city]}))
+            .await?;
+        let token: Value = target
+            .client
+            .post(format!("{}/api/v1/auth/token", target.base))
+            .json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": created["partner"]["client_id"],
+                "client_secret": created["client_secret"],
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(Partner {
+            base: target.base.clone(),
+            client: target.client.clone(),
+            token: token["access_token"].as_str().context("a partner token")?.to_owned(),
+        })
+    }
+
+    /// Sends a batch; the number of events accepted.
+    async fn send(&self, events: &[Value]) -> anyhow::Result<u64> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/signals", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({ "events": events }))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "signals: {status} {body}");
+        Ok(body["accepted"].as_u64().unwrap_or(0))
+    }
+}
+
+fn swap(event_id: String, subject: u64, at: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({
+        "event_id": event_id,
+        "subject": {"partner_ref": format!("rider-{subject}")},
+        "kind": "battery_swap",
+        "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "area": "Bench District",
+    })
+}
+
+/// W5: partner signal batches of 1,000 events.
+async fn w5(seeder: &Seeder, partner: &Arc<Partner>, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+    const PER_BATCH: u64 = 1_000;
+    let stored_before = signal_events(seeder).await?;
+    let shared = partner.clone();
+    let report = drive("W5 partner signals, 1,000 per batch", clients, seconds, move |client, sequence| {
+        let partner = shared.clone();
+        async move {
+            let now = chrono::Utc::now();
+            let events: Vec<Value> = (0..PER_BATCH)
+                .map(|index| swap(format!("w5-{client}-{sequence}-{index}"), 1_000_000 + index, now))
+                .collect();
+            partner.send(&events).await.is_ok_and(|accepted| accepted == PER_BATCH)
+        }
+    })
+    .await;
+    let stored = signal_events(seeder).await? - stored_before;
+    anyhow::ensure!(stored == report.ok * PER_BATCH, "every acknowledged signal is stored once ({stored})");
+    Ok(report.with_items(PER_BATCH))
+}
+
+async fn signal_events(seeder: &Seeder) -> anyhow::Result<u64> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    Ok(entity::signal_event::Entity::find().count(seeder.store.reader()).await?)
+}
+
+/// W6: candidate inference over 30 days of swaps (three a day) by `riders` riders, sent as batches
+/// of 1,000; then the rule is created (inference over everything, making every rider a candidate)
+/// and run again on demand (nothing new).
+async fn w6(target: &Arc<Target>, partner: &Arc<Partner>, riders: u64) -> anyhow::Result<Vec<RunReport>> {
+    const DAYS: u64 = 30;
+    const SWAPS_PER_DAY: u64 = 3;
+    let seeding = Instant::now();
+    let now = chrono::Utc::now();
+    let total = riders * DAYS * SWAPS_PER_DAY;
+    let events = move |index: u64| {
+        let rider = index % riders;
+        let slot = index / riders;
+        let (day, swap_of_day) = (slot / SWAPS_PER_DAY, slot % SWAPS_PER_DAY);
+        let at = now - chrono::TimeDelta::days(day as i64) - chrono::TimeDelta::hours(1 + 4 * swap_of_day as i64);
+        swap(format!("w6-{index}"), rider, at)
+    };
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..8 {
+        let (next, partner) = (next.clone(), partner.clone());
+        senders.push(tokio::spawn(async move {
+            loop {
+                let start = next.fetch_add(1_000, Ordering::Relaxed);
+                if start >= total {
+                    return anyhow::Ok(());
+                }
+                let batch: Vec<Value> = (start..(start + 1_000).min(total)).map(events).collect();
+                partner.send(&batch).await?;
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await??;
+    }
+    println!(
+        "W6 signals: {total} swaps by {riders} riders over {DAYS} days sent in {:.0} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let rule = json!({
+        "name": "W6 active riders", "kind": "battery_swap", "window_days": DAYS,
+        "min_count": DAYS * SWAPS_PER_DAY / 2, "min_active_days": DAYS / 2,
+    });
+    let mut reports = Vec::new();
+    let started = Instant::now();
+    let created = target.post("/api/v1/membership/rules", &rule).await?;
+    reports.push(timed("W6 rule created: inference over all", started, 1));
+    anyhow::ensure!(
+        created["candidates_created"].as_u64() == Some(riders),
+        "every rider became a candidate: {}",
+        created["candidates_created"]
+    );
+    let started = Instant::now();
+    let rerun = target.post("/api/v1/membership/inference", &json!({})).await?;
+    reports.push(timed("W6 inference again (nothing new)", started, 1));
+    anyhow::ensure!(rerun["candidates_created"].as_u64() == Some(0), "nothing new: {rerun}");
+    Ok(reports)
+}
+
+/// A report of one timed request.
+fn timed(name: &str, started: Instant, clients: usize) -> RunReport {
+    let elapsed = started.elapsed();
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    RunReport {
+        name: name.to_owned(),
+        clients,
+        items_per_request: 1,
+        ok: 1,
+        errors: 0,
+        per_second: 1.0 / elapsed.as_secs_f64(),
+        p50_ms: ms,
+        p99_ms: ms,
+        max_ms: ms,
+    }
+}
+
 /// Creates riders straight through the store (one password hash for all): seeding 10,000 people
 /// through the API would measure argon2, not the ledger.
-async fn seed_riders(state: &crate::http::AppState, level_id: i64, count: usize) -> anyhow::Result<Vec<i64>> {
+async fn seed_riders(seeder: &Seeder, level_id: i64, count: usize) -> anyhow::Result<Vec<i64>> {
     let hash = auth::hash_password("bench-rider-password".into()).await?;
     let mut accounts = Vec::with_capacity(count);
     for chunk_start in (0..count).step_by(1_000) {
-        let Begun::Fresh(work) = state.store.begin(None, Some("bench:seed".into()), None).await? else {
+        let Begun::Fresh(work) = seeder.store.begin(None, Some("bench:seed".into()), None).await? else {
             anyhow::bail!("no replay")
         };
         for index in chunk_start..(chunk_start + 1_000).min(count) {
@@ -322,7 +729,7 @@ async fn seed_riders(state: &crate::http::AppState, level_id: i64, count: usize)
                     role: Role::Rider,
                     level_id: Some(level_id),
                     display_name: format!("bench {index}"),
-                    phone_key: Some(state.subjects.phone(&parsed)),
+                    phone_key: Some(seeder.subjects.phone(&parsed)),
                     phone: Some(phone),
                     password_hash: hash.clone(),
                 },
@@ -336,15 +743,15 @@ async fn seed_riders(state: &crate::http::AppState, level_id: i64, count: usize)
 }
 
 /// Single-row durable inserts, each its own transaction: the disk's commit rate on this database.
-async fn baseline(state: &crate::http::AppState, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
-    baseline::create(state.store.reader()).await?;
-    let store = state.store.clone();
+async fn baseline(seeder: &Seeder, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+    baseline::create(seeder.store.reader()).await?;
+    let store = seeder.store.clone();
     let report = drive("baseline: 1-row durable insert", clients, seconds, move |client, sequence| {
         let store = store.clone();
         async move { baseline::insert(&store, client as i64, sequence as i64).await.is_ok() }
     })
     .await;
-    baseline::drop_table(state.store.reader()).await?;
+    baseline::drop_table(seeder.store.reader()).await?;
     Ok(report)
 }
 

@@ -1,18 +1,18 @@
 //! The audit trail: who changed what, when, in which request.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::ActiveValue::Set;
 
-use super::{Context, StoreResult};
+use super::Context;
 use entity::audit_event;
 
-pub async fn record(
-    connection: &impl ConnectionTrait,
+/// An audit record of the unit of work with this context.
+pub fn event(
     context: &Context,
     action: &str,
     target_type: &str,
     target_id: Option<String>,
     summary: serde_json::Value,
-) -> StoreResult<()> {
+) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         at: Set(context.now),
         actor_id: Set(context.actor_id),
@@ -23,7 +23,4 @@ pub async fn record(
         summary: Set(summary.to_string()),
         ..Default::default()
     }
-    .insert(connection)
-    .await?;
-    Ok(())
 }

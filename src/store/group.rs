@@ -11,7 +11,8 @@
 //! Units run one after another, so the order of entries in a batch is the order of the hash chain,
 //! and the chain head is read once per batch and written once at its end. On PostgreSQL every batch
 //! takes a transaction-level advisory lock first, so batches from several API servers on one
-//! database follow one another instead of deadlocking on each other's row locks.
+//! database follow one another instead of deadlocking on each other's row locks; on SQLite it
+//! begins IMMEDIATE, taking the write lock before it reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -20,12 +21,15 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Notify, OwnedMutexGuard, oneshot};
 
 use super::{StoreError, StoreResult};
-use entity::ledger_head;
+use entity::{audit_event, ledger_head};
+
+/// Audit records per multi-row insert: well under SQLite's limit of bound parameters.
+const AUDIT_ROWS_PER_INSERT: usize = 500;
 
 /// The key of the advisory lock every batch holds on PostgreSQL (any constant shared by all servers).
 const WRITE_LOCK_KEY: i64 = 0x6c65_6467_6572; // "ledger"
@@ -63,12 +67,17 @@ struct OpenBatch {
     txn: DatabaseTransaction,
     members: Vec<oneshot::Sender<Result<(), String>>>,
     head: Option<ChainHead>,
+    /// The audit records of the finished units, written with one insert before the commit.
+    audit: Vec<audit_event::ActiveModel>,
 }
 
 /// A unit's turn: the baton and the savepoint it works in.
 pub(super) struct Turn {
-    pub(super) savepoint: DatabaseTransaction,
+    /// `None` for the unit that opened the batch: it works in the batch's transaction itself, and
+    /// if it fails the whole (so far empty) batch is rolled back, which saves two round trips.
+    savepoint: Option<DatabaseTransaction>,
     pub(super) head: Mutex<Option<ChainHead>>,
+    audit: Mutex<Vec<audit_event::ActiveModel>>,
     baton: Baton,
 }
 
@@ -76,11 +85,28 @@ pub(super) struct Turn {
 struct Baton {
     guard: Option<OwnedMutexGuard<Slot>>,
     flush: Arc<Notify>,
+    /// This unit opened the batch and has not finished: giving up rolls the batch back.
+    opened_batch: bool,
+}
+
+impl Baton {
+    fn batch(&self) -> &OpenBatch {
+        self.guard.as_ref().and_then(|slot| slot.open.as_ref()).expect("the baton holds an open batch")
+    }
+
+    fn batch_mut(&mut self) -> &mut OpenBatch {
+        self.guard.as_mut().and_then(|slot| slot.open.as_mut()).expect("the baton holds an open batch")
+    }
 }
 
 impl Drop for Baton {
     fn drop(&mut self) {
-        drop(self.guard.take());
+        if let Some(mut slot) = self.guard.take()
+            && self.opened_batch
+        {
+            // Dropping the transaction rolls it back; no one else has joined it.
+            slot.open = None;
+        }
         self.flush.notify_one();
     }
 }
@@ -97,39 +123,44 @@ impl GroupCommit {
         group
     }
 
-    /// Waits for the baton and opens a savepoint in the open batch (opening a batch if there is none).
+    /// Waits for the baton, and opens a savepoint in the open batch or opens a batch.
     pub(super) async fn turn(&self) -> StoreResult<Turn> {
-        let mut baton = Baton { guard: Some(self.slot.clone().lock_owned().await), flush: self.flush.clone() };
+        let guard = self.slot.clone().lock_owned().await;
+        let mut baton = Baton { guard: Some(guard), flush: self.flush.clone(), opened_batch: false };
         let slot = baton.guard.as_mut().expect("the baton is held");
-        if slot.open.is_none() {
-            let txn = self.connection.begin().await?;
-            if txn.get_database_backend() == DbBackend::Postgres {
-                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")).await?;
-            }
-            slot.open = Some(OpenBatch { txn, members: Vec::new(), head: None });
-        }
-        let batch = slot.open.as_ref().expect("a batch is open");
-        let savepoint = match batch.txn.begin().await {
-            Ok(savepoint) => savepoint,
-            Err(error) => {
-                // The batch's transaction is broken: fail its members now rather than at the commit.
-                let broken = slot.open.take().expect("a batch is open");
-                let message = format!("the shared transaction failed: {error}");
-                for member in broken.members {
-                    let _ = member.send(Err(message.clone()));
-                }
-                return Err(error.into());
+        let savepoint = match &slot.open {
+            Some(batch) => Some(batch.txn.begin().await?),
+            None => {
+                let txn = match self.connection.get_database_backend() {
+                    DbBackend::Postgres => {
+                        let txn = self.connection.begin().await?;
+                        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")).await?;
+                        txn
+                    }
+                    // Take SQLite's write lock at once: a batch that read first could not write after
+                    // another process (a second server, `create-admin`) wrote in between.
+                    _ => {
+                        let immediate = TransactionOptions {
+                            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                            ..Default::default()
+                        };
+                        self.connection.begin_with_options(immediate).await?
+                    }
+                };
+                slot.open = Some(OpenBatch { txn, members: Vec::new(), head: None, audit: Vec::new() });
+                baton.opened_batch = true;
+                None
             }
         };
-        let head = Mutex::new(batch.head.clone());
-        Ok(Turn { savepoint, head, baton })
+        let head = Mutex::new(baton.batch().head.clone());
+        Ok(Turn { savepoint, head, audit: Mutex::default(), baton })
     }
 
     /// Commits the open batch, if any, and answers its members.
     async fn flush(&self) {
         let Some(batch) = self.slot.lock().await.open.take() else { return };
         let units = batch.members.len() as u64;
-        let result = commit_batch(batch.txn, batch.head).await.map_err(|error| error.to_string());
+        let result = commit_batch(batch.txn, batch.head, batch.audit).await.map_err(|error| error.to_string());
         if result.is_ok() {
             self.stats.batches.fetch_add(1, Ordering::Relaxed);
             self.stats.units.fetch_add(units, Ordering::Relaxed);
@@ -150,7 +181,14 @@ async fn run_flusher(group: Weak<GroupCommit>, flush: Arc<Notify>) {
     }
 }
 
-async fn commit_batch(txn: DatabaseTransaction, head: Option<ChainHead>) -> Result<(), DbErr> {
+async fn commit_batch(
+    txn: DatabaseTransaction,
+    head: Option<ChainHead>,
+    audit: Vec<audit_event::ActiveModel>,
+) -> Result<(), DbErr> {
+    for chunk in audit.chunks(AUDIT_ROWS_PER_INSERT) {
+        audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+    }
     if let Some(head) = head.filter(|head| head.moved) {
         ledger_head::Entity::update_many()
             .col_expr(ledger_head::Column::LastEntryId, Expr::value(head.last_entry_id))
@@ -164,31 +202,54 @@ async fn commit_batch(txn: DatabaseTransaction, head: Option<ChainHead>) -> Resu
 }
 
 impl Turn {
+    /// Where this unit's statements go: its savepoint, or the batch's transaction if it opened it.
+    pub(super) fn txn(&self) -> &DatabaseTransaction {
+        self.savepoint.as_ref().unwrap_or_else(|| &self.baton.batch().txn)
+    }
+
+    /// Keeps an audit record to be written with the batch (and dropped with this unit if it fails).
+    pub(super) fn audit(&self, record: audit_event::ActiveModel) {
+        self.audit.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(record);
+    }
+
     /// Releases the savepoint, hands the baton on, and waits until the batch is durable.
     pub(super) async fn finish(self) -> StoreResult<()> {
-        let Turn { savepoint, head, baton } = self;
-        savepoint.commit().await?;
+        let Turn { savepoint, head, audit, baton } = self;
+        if let Some(savepoint) = savepoint {
+            savepoint.commit().await?;
+        }
         let head = head.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Self::wait_durable(baton, head).await
+        let audit = audit.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self::wait_durable(baton, head, audit).await
     }
 
     /// Gives up this unit's work and waits until everything before it in the batch is durable.
     pub(super) async fn wait_for_batch(self) -> StoreResult<()> {
         let Turn { savepoint, baton, .. } = self;
-        savepoint.rollback().await?;
-        Self::wait_durable(baton, None).await
+        match savepoint {
+            Some(savepoint) => {
+                savepoint.rollback().await?;
+                Self::wait_durable(baton, None, Vec::new()).await
+            }
+            // It opened the batch: dropping the baton rolls it back, and every batch before it is
+            // durable already (a batch opens only once the one before has committed).
+            None => Ok(()),
+        }
     }
 
-    async fn wait_durable(mut baton: Baton, head: Option<ChainHead>) -> StoreResult<()> {
+    async fn wait_durable(
+        mut baton: Baton,
+        head: Option<ChainHead>,
+        audit: Vec<audit_event::ActiveModel>,
+    ) -> StoreResult<()> {
         let (sender, receiver) = oneshot::channel();
-        {
-            let slot = baton.guard.as_mut().expect("the baton is held");
-            let batch = slot.open.as_mut().expect("a batch is open");
-            batch.members.push(sender);
-            if head.is_some() {
-                batch.head = head;
-            }
+        let batch = baton.batch_mut();
+        batch.members.push(sender);
+        if head.is_some() {
+            batch.head = head;
         }
+        batch.audit.extend(audit);
+        baton.opened_batch = false;
         drop(baton);
         match receiver.await {
             Ok(Ok(())) => Ok(()),

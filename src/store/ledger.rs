@@ -284,24 +284,34 @@ async fn lock_book(
 }
 
 /// `lock_book`, also saying how many due holds this call expired (others may have got there first).
+///
+/// Every write runs in turn (see `store::group`), so the locks cannot deadlock; they still keep
+/// out writers that do not go through this process.
 async fn lock_book_counting_expiries(
     connection: &impl ConnectionTrait,
     account_ids: &BTreeSet<AccountId>,
     now: DateTime<Utc>,
 ) -> StoreResult<(Book, u64)> {
-    let ids: Vec<AccountId> = account_ids.iter().copied().collect();
-    let due = due_holds(connection, &ids, now).await?;
-    // A due hold also touches its other account: lock that too, still in one ordered sweep.
-    let mut lock_ids = account_ids.clone();
-    lock_ids.extend(due.iter().flat_map(|due_hold| [due_hold.from_account_id, due_hold.to_account_id]));
-    let rows = account::Entity::find()
-        .filter(account::Column::Id.is_in(lock_ids.iter().copied()))
-        .order_by_asc(account::Column::Id)
-        .lock_exclusive()
-        .all(connection)
-        .await?;
+    let mut rows = lock_accounts(connection, account_ids).await?;
     if let Some(missing) = account_ids.iter().find(|id| !rows.iter().any(|row| row.id == **id)) {
         return Err(crate::domain::ledger::LedgerError::UnknownAccount(*missing).into());
+    }
+    // Only an account with something pending can have a due hold: most writes skip this query.
+    let has_pending = rows.iter().any(|row| row.debits_pending != 0 || row.credits_pending != 0);
+    let due = if has_pending {
+        let ids: Vec<AccountId> = account_ids.iter().copied().collect();
+        due_holds(connection, &ids, now).await?
+    } else {
+        Vec::new()
+    };
+    // A due hold also touches its other account: lock that too.
+    let others: BTreeSet<AccountId> = due
+        .iter()
+        .flat_map(|due_hold| [due_hold.from_account_id, due_hold.to_account_id])
+        .filter(|id| !account_ids.contains(id))
+        .collect();
+    if !others.is_empty() {
+        rows.extend(lock_accounts(connection, &others).await?);
     }
     let mut book = Book::new(rows.iter().map(|row| AccountState {
         id: row.id,
@@ -317,6 +327,18 @@ async fn lock_book_counting_expiries(
         }
     }
     Ok((book, expired))
+}
+
+async fn lock_accounts(
+    connection: &impl ConnectionTrait,
+    account_ids: &BTreeSet<AccountId>,
+) -> StoreResult<Vec<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(account::Column::Id.is_in(account_ids.iter().copied()))
+        .order_by_asc(account::Column::Id)
+        .lock_exclusive()
+        .all(connection)
+        .await?)
 }
 
 /// Moves a hold out of `pending`; false when another writer got there first.
@@ -340,18 +362,28 @@ async fn resolve_hold(
     Ok(result.rows_affected == 1)
 }
 
+/// Writes the changed balances back with one statement, however many accounts changed.
 async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> StoreResult<()> {
-    for state in book.changed() {
-        let balances = state.balances;
-        account::Entity::update_many()
-            .col_expr(account::Column::DebitsPosted, Expr::value(balances.debits_posted.minor()))
-            .col_expr(account::Column::CreditsPosted, Expr::value(balances.credits_posted.minor()))
-            .col_expr(account::Column::DebitsPending, Expr::value(balances.debits_pending.minor()))
-            .col_expr(account::Column::CreditsPending, Expr::value(balances.credits_pending.minor()))
-            .filter(account::Column::Id.eq(state.id))
-            .exec(connection)
-            .await?;
+    let changed: Vec<&AccountState> = book.changed().collect();
+    if changed.is_empty() {
+        return Ok(());
     }
+    // Only integers go into this statement, so writing them inline is safe.
+    let column = |name: &str, value: fn(&Balances) -> Points| {
+        let cases: String =
+            changed.iter().map(|state| format!(" WHEN {} THEN {}", state.id, value(&state.balances).minor())).collect();
+        format!("{name} = CASE id{cases} END")
+    };
+    let ids: Vec<String> = changed.iter().map(|state| state.id.to_string()).collect();
+    let statement = format!(
+        "UPDATE accounts SET {}, {}, {}, {} WHERE id IN ({})",
+        column("debits_posted", |balances| balances.debits_posted),
+        column("credits_posted", |balances| balances.credits_posted),
+        column("debits_pending", |balances| balances.debits_pending),
+        column("credits_pending", |balances| balances.credits_pending),
+        ids.join(",")
+    );
+    connection.execute_unprepared(&statement).await?;
     Ok(())
 }
 

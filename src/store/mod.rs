@@ -194,7 +194,7 @@ impl Store {
                 created_at: Set(context.now),
                 ..Default::default()
             };
-            match claim.insert(&turn.savepoint).await {
+            match claim.insert(turn.txn()).await {
                 Ok(record) => idempotency_record_id = Some(record.id),
                 Err(error) if StoreError::is_unique_violation(&error) => {
                     turn.wait_for_batch().await?;
@@ -263,7 +263,7 @@ pub struct UnitOfWork {
 
 impl UnitOfWork {
     pub fn txn(&self) -> &DatabaseTransaction {
-        &self.turn.savepoint
+        self.turn.txn()
     }
 
     /// The end of the hash chain as this batch sees it (`None`: read it from the database).
@@ -275,7 +275,7 @@ impl UnitOfWork {
         self.context.now
     }
 
-    /// Records what changed, in the same transaction as the change.
+    /// Records what changed; written with the batch, in the same transaction as the change.
     pub async fn audit(
         &self,
         action: &str,
@@ -283,7 +283,8 @@ impl UnitOfWork {
         target_id: impl ToString,
         summary: serde_json::Value,
     ) -> StoreResult<()> {
-        audit::record(self.txn(), &self.context, action, target_type, Some(target_id.to_string()), summary).await
+        self.turn.audit(audit::event(&self.context, action, target_type, Some(target_id.to_string()), summary));
+        Ok(())
     }
 
     /// Stores the answer for the idempotency key (if any) and commits everything.
