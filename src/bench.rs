@@ -309,9 +309,21 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
     base_1.print(None, &server);
     let base_8 = baseline(&seeder, 8, args.seconds).await?;
     base_8.print(None, &server);
-    let baseline_rate = base_1.per_second.max(base_8.per_second);
+    let mut baseline_rate = base_1.per_second.max(base_8.per_second);
     reports.push(base_1);
     reports.push(base_8);
+    if seeder.store.backend() == sea_orm::DbBackend::Postgres {
+        for clients in [1, 8] {
+            match pgbench(&seeder.store, &settings.database_url(), clients, args.seconds).await {
+                Ok(report) => {
+                    report.print(None, &server);
+                    baseline_rate = baseline_rate.max(report.per_second);
+                    reports.push(report);
+                }
+                Err(error) => println!("pgbench baseline skipped: {error:#}"),
+            }
+        }
+    }
 
     if args.runs("w1") {
         for clients in &args.clients {
@@ -753,6 +765,56 @@ async fn baseline(seeder: &Seeder, clients: usize, seconds: u64) -> anyhow::Resu
     .await;
     baseline::drop_table(seeder.store.reader()).await?;
     Ok(report)
+}
+
+/// The same one-row insert driven by pgbench (PostgreSQL's own load generator), where it is installed.
+async fn pgbench(store: &Store, database_url: &str, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+    let program = ["pgbench", "/usr/lib/postgresql/15/bin/pgbench"]
+        .into_iter()
+        .find(|program| std::process::Command::new(program).arg("--version").output().is_ok())
+        .context("pgbench is not installed")?;
+    baseline::create(store.reader()).await?;
+    let script = std::env::temp_dir().join(format!("union-ledger-pgbench-{}.sql", std::process::id()));
+    std::fs::write(&script, "INSERT INTO bench_baseline (client, n) VALUES (:client_id, 1);\n")?;
+    let arguments: Vec<String> = vec![
+        "-n".into(),
+        "-c".into(),
+        clients.to_string(),
+        "-j".into(),
+        clients.min(2).to_string(),
+        "-T".into(),
+        seconds.to_string(),
+        "-r".into(),
+        "-f".into(),
+        script.display().to_string(),
+        database_url.to_owned(),
+    ];
+    let output =
+        tokio::task::spawn_blocking(move || std::process::Command::new(program).args(arguments).output()).await??;
+    let _ = std::fs::remove_file(&script);
+    baseline::drop_table(store.reader()).await?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(output.status.success(), "pgbench failed: {}", String::from_utf8_lossy(&output.stderr));
+    let figure = |prefix: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|number| number.parse::<f64>().ok())
+    };
+    let per_second = figure("tps = ").context("pgbench printed no tps")?;
+    let latency_ms = figure("latency average = ").unwrap_or(0.0);
+    let ok = figure("number of transactions actually processed: ").unwrap_or(0.0) as u64;
+    Ok(RunReport {
+        name: "baseline: pgbench insert (mean lat.)".into(),
+        clients,
+        items_per_request: 1,
+        ok,
+        errors: 0,
+        per_second,
+        p50_ms: latency_ms,
+        p99_ms: 0.0,
+        max_ms: 0.0,
+    })
 }
 
 fn parse_points(text: &str) -> i64 {

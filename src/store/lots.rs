@@ -9,13 +9,14 @@ use chrono::{DateTime, Months, Utc};
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 
 use super::StoreResult;
 use super::ledger::EntryRecord;
 use crate::domain::ledger::{AccountId, AccountKind, Book};
 use crate::domain::points::Points;
-use entity::{account, level, lot};
+use entity::lot;
 
 /// Lots read per round trip while consuming.
 const LOTS_PER_READ: u64 = 64;
@@ -75,6 +76,15 @@ async fn flush(connection: &impl ConnectionTrait, new_lots: &mut Vec<lot::Active
 
 /// Takes `amount` (minor units) out of an account's lots, soonest-expiring first.
 async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amount: i64) -> StoreResult<()> {
+    // Most debits fit in the first lot: take them with one statement (integers only).
+    let first_lot = format!(
+        "UPDATE lots SET remaining = remaining - {amount} WHERE remaining >= {amount} AND id = \
+         (SELECT id FROM lots WHERE account_id = {account_id} AND remaining > 0 \
+          ORDER BY (expires_at IS NULL), expires_at, earned_at, id LIMIT 1)"
+    );
+    if connection.execute_unprepared(&first_lot).await?.rows_affected() == 1 {
+        return Ok(());
+    }
     let mut left = amount;
     while left > 0 {
         let lots = lot::Entity::find()
@@ -115,51 +125,30 @@ async fn expiry_months(
     if accounts.is_empty() {
         return Ok(HashMap::new());
     }
-    let account_levels: Vec<(i64, i64)> = account::Entity::find()
-        .select_only()
-        .column(account::Column::Id)
-        .column(account::Column::LevelId)
-        .filter(account::Column::Id.is_in(accounts.iter().copied()))
-        .into_tuple()
-        .all(connection)
-        .await?;
-    let level_ids: BTreeSet<i64> = account_levels.iter().map(|(_, level_id)| *level_id).collect();
-    let paths: HashMap<i64, String> = level::Entity::find()
-        .select_only()
-        .column(level::Column::Id)
-        .column(level::Column::Path)
-        .filter(level::Column::Id.is_in(level_ids))
-        .into_tuple::<(i64, String)>()
-        .all(connection)
-        .await?
-        .into_iter()
-        .collect();
-    let ancestors: BTreeSet<i64> =
-        paths.values().flat_map(|path| path.split('/').filter_map(|part| part.parse::<i64>().ok())).collect();
-    let settings: HashMap<i64, i32> = level::Entity::find()
-        .select_only()
-        .column(level::Column::Id)
-        .column(level::Column::PointsExpireMonths)
-        .filter(level::Column::Id.is_in(ancestors))
-        .filter(level::Column::PointsExpireMonths.is_not_null())
-        .into_tuple::<(i64, i32)>()
-        .all(connection)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(account_levels
-        .into_iter()
-        .map(|(account_id, level_id)| {
-            let months = paths.get(&level_id).and_then(|path| {
-                path.split('/')
-                    .filter_map(|part| part.parse::<i64>().ok())
-                    .rev()
-                    .find_map(|id| settings.get(&id))
-                    .and_then(|months| u32::try_from(*months).ok())
-            });
-            (account_id, months)
-        })
-        .collect())
+    // Each account's level and every level above it that sets an expiry, in one query; the deepest
+    // (longest path) wins. Only integers go into the statement.
+    let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+    let sql = format!(
+        "SELECT a.id AS account_id, anc.path AS path, anc.points_expire_months AS months \
+         FROM accounts a JOIN levels l ON l.id = a.level_id \
+         JOIN levels anc ON anc.points_expire_months IS NOT NULL AND l.path LIKE anc.path || '%' \
+         WHERE a.id IN ({})",
+        ids.join(",")
+    );
+    let rows = connection.query_all_raw(Statement::from_string(connection.get_database_backend(), sql)).await?;
+    let mut months: HashMap<AccountId, (usize, Option<u32>)> =
+        accounts.iter().map(|account_id| (*account_id, (0, None))).collect();
+    for row in rows {
+        let account_id: i64 = row.try_get("", "account_id")?;
+        let path: String = row.try_get("", "path")?;
+        let setting: i32 = row.try_get("", "months")?;
+        if let Some(deepest) = months.get_mut(&account_id)
+            && path.len() > deepest.0
+        {
+            *deepest = (path.len(), u32::try_from(setting).ok());
+        }
+    }
+    Ok(months.into_iter().map(|(account_id, (_, months))| (account_id, months)).collect())
 }
 
 /// Points of an account already past their expiry and not yet moved to breakage (minor units).
