@@ -45,6 +45,7 @@ impl Application {
         let policy = http::Policy {
             redemption_expiry: chrono::TimeDelta::days(i64::from(settings.redemption_expiry_days)),
             membership_lapse_months: settings.membership_lapse_months,
+            partner_requests_per_second: settings.partner_requests_per_second,
         };
         let subjects = crate::domain::membership::SubjectKeys::new(&settings.subject_key()?);
         let state = AppState::new(store, tokens, policy, subjects);
@@ -69,7 +70,9 @@ impl Application {
         let jobs =
             tokio::spawn(jobs::run(self.state.store.clone(), self.state.policy.membership_lapse_months, stop_receiver));
         tracing::info!(address = %self.listener.local_addr()?, "serving");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
         let _ = stop_jobs.send(true);
         let _ = jobs.await;
         self.state.store.clone().close().await;

@@ -113,6 +113,8 @@ impl Server {
             .env("LEDGER_ADMIN_USERNAME", &settings.admin_username)
             .env("LEDGER_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            // The bench partner is meant to push as fast as the server takes it.
+            .env("LEDGER_PARTNER_REQUESTS_PER_SECOND", "1000000")
             .spawn()
             .context("starting the server")?;
         let server = Server { child };

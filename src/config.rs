@@ -86,6 +86,9 @@ pub struct Settings {
     /// Days a redemption waits for pickup before it is cancelled and its points released.
     #[arg(long, env = "LEDGER_REDEMPTION_EXPIRY_DAYS", default_value_t = 14, global = true)]
     pub redemption_expiry_days: u32,
+    /// Requests a second each partner may send to the signal endpoint (twice that in a burst).
+    #[arg(long, env = "LEDGER_PARTNER_REQUESTS_PER_SECOND", default_value_t = 20, global = true)]
+    pub partner_requests_per_second: u32,
     /// Log lines as JSON (for collectors) instead of text.
     #[arg(long, env = "LEDGER_LOG_JSON", default_value_t = false, global = true)]
     pub log_json: bool,
@@ -115,6 +118,7 @@ impl Settings {
             redemption_expiry_days: 14,
             subject_key: None,
             membership_lapse_months: 6,
+            partner_requests_per_second: 20,
             log_json: false,
         }
     }

@@ -1,6 +1,10 @@
 //! Sign-in, token refresh with rotation and reuse detection, sign-out, rider registration.
 
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
@@ -80,10 +84,13 @@ async fn issue_tokens(
         (status = 200, body = TokenResponse),
         (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins for this account or address: wait `Retry-After` seconds",
+         body = Problem, content_type = "application/problem+json"),
     ),
     extensions(("x-roles" = json!(["public"]))))]
 pub async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     write: WriteRequest,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
@@ -93,6 +100,39 @@ pub async fn login(
     {
         return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
     }
+    let address = peer.map(|Extension(ConnectInfo(address))| address.ip());
+    let user = sign_in(&state, &body, address).await?;
+    let work = state.begin_plain(Some(user.id), write.request_id).await?;
+    let family_id = uuid::Uuid::new_v4().to_string();
+    let tokens = issue_tokens(&state, work.txn(), &user, &family_id).await?;
+    work.audit("session.start", "user", user.id, json!({ "session": family_id })).await?;
+    work.commit_plain().await?;
+    Ok(Json(tokens))
+}
+
+/// Checks a username and password under the brute-force throttle: a few failures are answered
+/// slowly, more are refused for a while (429 with Retry-After).
+async fn sign_in(state: &AppState, body: &LoginRequest, address: Option<IpAddr>) -> ApiResult<UserRecord> {
+    let throttle = &state.login_throttle;
+    let delay = throttle.check(&body.username, address, Instant::now())?;
+    let user = check_password(state, body).await?;
+    match user {
+        Some(user) => {
+            throttle.succeeded(&body.username);
+            Ok(user)
+        }
+        None => {
+            let refusal = throttle.failed(&body.username, address, Instant::now());
+            tokio::time::sleep(delay).await;
+            match refusal {
+                Some(refusal) => Err(refusal.into()),
+                None => Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into())),
+            }
+        }
+    }
+}
+
+async fn check_password(state: &AppState, body: &LoginRequest) -> ApiResult<Option<UserRecord>> {
     let username = body.username.trim().to_lowercase();
     let mut user = users::find_by_username(state.store.reader(), &username).await?;
     if user.is_none()
@@ -100,16 +140,9 @@ pub async fn login(
     {
         user = users::find_by_username(state.store.reader(), phone.as_str()).await?;
     }
-    let password_matches = verify_password(user.as_ref().map(|user| user.password_hash.clone()), body.password).await;
-    let Some(user) = user.filter(|_| password_matches) else {
-        return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
-    };
-    let work = state.begin_plain(Some(user.id), write.request_id).await?;
-    let family_id = uuid::Uuid::new_v4().to_string();
-    let tokens = issue_tokens(&state, work.txn(), &user, &family_id).await?;
-    work.audit("session.start", "user", user.id, json!({ "session": family_id })).await?;
-    work.commit_plain().await?;
-    Ok(Json(tokens))
+    let password_matches =
+        verify_password(user.as_ref().map(|user| user.password_hash.clone()), body.password.clone()).await;
+    Ok(user.filter(|_| password_matches))
 }
 
 /// Exchange a refresh token for a new access token and a new refresh token. Each refresh token

@@ -72,6 +72,9 @@ pub enum ApiError {
     /// handlers can return it early with `?`.
     #[error("replayed")]
     Replayed(Replay),
+    /// Brute force or a partner's rate limit: refused for a while.
+    #[error("{detail}")]
+    TooManyAttempts { retry_after_seconds: u64, detail: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -219,6 +222,12 @@ impl IntoResponse for ApiError {
                 let status = StatusCode::from_u16(replay.status_code).unwrap_or(StatusCode::OK);
                 let mut response = (status, axum::Json(replay.body)).into_response();
                 response.headers_mut().insert("idempotency-replayed", HeaderValue::from_static("true"));
+                return response;
+            }
+            ApiError::TooManyAttempts { retry_after_seconds, detail } => {
+                let mut response =
+                    problem_response(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many attempts", detail);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
                 return response;
             }
             ApiError::Internal(cause) => {

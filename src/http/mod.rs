@@ -5,6 +5,7 @@
 //! that may call it in `x-roles`; the `Caller<R>` extractor enforces the same set.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod entries;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod pools;
 pub mod redemptions;
 pub mod reports;
 pub mod rewards;
+pub mod throttle;
 pub mod users;
 pub mod views;
 pub mod volunteering;
@@ -62,6 +64,8 @@ pub struct Policy {
     pub redemption_expiry: chrono::TimeDelta,
     /// Months without activity after which a member lapses.
     pub membership_lapse_months: u32,
+    /// Requests a second each partner may send to the signal endpoint.
+    pub partner_requests_per_second: u32,
 }
 
 #[derive(Clone)]
@@ -74,6 +78,8 @@ pub struct AppState {
     pub subjects: Arc<crate::domain::membership::SubjectKeys>,
     /// Level paths by id. A level never moves, so an entry never goes stale.
     level_paths: Arc<RwLock<HashMap<i64, String>>>,
+    pub login_throttle: Arc<throttle::LoginThrottle>,
+    pub partner_limiter: Arc<throttle::PartnerLimiter>,
 }
 
 impl AppState {
@@ -87,6 +93,8 @@ impl AppState {
             store,
             tokens: Arc::new(tokens),
             metrics: Arc::new(metrics::Metrics::default()),
+            login_throttle: Arc::default(),
+            partner_limiter: Arc::new(throttle::PartnerLimiter::new(policy.partner_requests_per_second)),
             policy,
             subjects: Arc::new(subjects),
             level_paths: Arc::default(),
@@ -214,6 +222,7 @@ fn request_fingerprint(path: &str, body: &impl Serialize) -> String {
         (name = "spending", description = "Reward catalog, redemptions, collective pools"),
         (name = "partners", description = "Partner platforms: machine clients and their identity signals"),
         (name = "membership", description = "Inference rules, candidates, applications and members"),
+        (name = "audit", description = "The audit trail of every change"),
     )
 )]
 struct ApiDoc;
@@ -252,6 +261,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(entries::post_entry))
         .routes(routes!(entries::get_entry))
         .routes(routes!(entries::reverse_entry))
+        .routes(routes!(audit::list_audit))
         .routes(routes!(entries::verify))
         .routes(routes!(holds::create_hold))
         .routes(routes!(holds::get_hold))

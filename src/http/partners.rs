@@ -1,8 +1,12 @@
 //! Partners as machine clients: registration, secret rotation, the OAuth2 client-credentials
 //! token endpoint, and the signal batches they push.
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -194,9 +198,16 @@ fn oauth_error(status: StatusCode, error: &'static str, detail: &str) -> ApiErro
     request_body(content((TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "application/json"))),
     responses((status = 200, body = ClientToken),
               (status = 400, description = "unsupported_grant_type or invalid_request", body = Problem, content_type = PROBLEMS),
-              (status = 401, description = "invalid_client", body = Problem, content_type = PROBLEMS)),
+              (status = 401, description = "invalid_client", body = Problem, content_type = PROBLEMS),
+              (status = 429, description = "Too many failed attempts for this client or address: wait `Retry-After` seconds",
+               body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["public"]))))]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<ClientToken>> {
+pub async fn token(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ClientToken>> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
     let request: TokenRequest = if content_type.starts_with("application/x-www-form-urlencoded") {
         serde_urlencoded::from_bytes(&body)
@@ -225,6 +236,10 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         (None, Some(id), Some(secret)) => (id, secret),
         _ => return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "send client_id and client_secret")),
     };
+    // Client secrets are guessed like passwords: the same throttle, keyed by client id.
+    let address = peer.map(|Extension(ConnectInfo(address))| address.ip());
+    let throttle_key = format!("client:{}", client_id.trim());
+    let delay = state.login_throttle.check(&throttle_key, address, Instant::now())?;
     let partner = store::partner_by_client_id(state.store.reader(), client_id.trim())
         .await?
         .filter(|partner| partner.partner.active);
@@ -240,8 +255,14 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         valid = verify_password(Some(previous.clone()), client_secret).await;
     }
     let Some(partner) = partner.filter(|_| valid) else {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the client id or secret is wrong"));
+        let refusal = state.login_throttle.failed(&throttle_key, address, Instant::now());
+        tokio::time::sleep(delay).await;
+        return Err(match refusal {
+            Some(refusal) => refusal.into(),
+            None => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the client id or secret is wrong"),
+        });
     };
+    state.login_throttle.succeeded(&throttle_key);
     let session = format!("client:{}", partner.partner.client_id);
     Ok(Json(ClientToken {
         access_token: state.tokens.issue(partner.partner.id, Role::Partner, None, &session, now),
@@ -328,7 +349,8 @@ pub struct SignalQuery {
     request_body = SignalBatch,
     responses((status = 200, description = "Per-row results", body = SignalBatchResult), (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS),
-              (status = 422, description = "Malformed batch: nothing was stored", body = Problem, content_type = PROBLEMS)),
+              (status = 422, description = "Malformed batch: nothing was stored", body = Problem, content_type = PROBLEMS),
+              (status = 429, description = "Over the partner's rate limit: wait `Retry-After` seconds", body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["partner"]))))]
 pub async fn push_signals(
     State(state): State<AppState>,
@@ -336,6 +358,7 @@ pub async fn push_signals(
     write: WriteRequest,
     Json(body): Json<SignalBatch>,
 ) -> ApiResult<Json<SignalBatchResult>> {
+    state.partner_limiter.take(caller.user_id, Instant::now())?;
     if body.events.is_empty() || body.events.len() > SIGNALS_PER_BATCH_MAX {
         return Err(ApiError::invalid("events", format!("must hold 1–{SIGNALS_PER_BATCH_MAX} events")));
     }
@@ -403,13 +426,15 @@ pub async fn push_signals(
     security(("bearer" = [])),
     params(SignalQuery),
     responses((status = 200, body = SignalList), (status = 401, body = Problem, content_type = PROBLEMS),
-              (status = 403, body = Problem, content_type = PROBLEMS)),
+              (status = 403, body = Problem, content_type = PROBLEMS),
+              (status = 429, description = "Over the partner's rate limit: wait `Retry-After` seconds", body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["partner"]))))]
 pub async fn list_signals(
     State(state): State<AppState>,
     caller: Caller<PartnerOnly>,
     Query(query): Query<SignalQuery>,
 ) -> ApiResult<Json<SignalList>> {
+    state.partner_limiter.take(caller.user_id, Instant::now())?;
     let limit = page_limit(query.limit)?;
     let page = store::partner_events(state.store.reader(), caller.user_id, limit, query.cursor).await?;
     Ok(Json(SignalList {

@@ -2,6 +2,8 @@
 //! a temporary SQLite file, or, when TEST_DATABASE_URL names a PostgreSQL server, a database of
 //! its own there, dropped afterwards.
 
+mod attacks;
+mod audit;
 mod auth;
 mod concurrency;
 mod helpers;
