@@ -13,6 +13,7 @@ mod levels;
 mod membership;
 mod openapi;
 mod problems;
+mod processes;
 mod roles;
 mod spending;
 mod users;
