@@ -72,3 +72,119 @@ async fn partners_are_rate_limited_each_on_their_own() {
     assert_eq!(refused.headers["retry-after"], "1");
     app.get("/api/v1/signals", &polite).await.ok(200);
 }
+
+/// Rider A asks for rider B's things: each answer is the same refusal as for something that does
+/// not exist, so nothing about B is revealed.
+#[tokio::test]
+async fn a_rider_cannot_read_or_touch_another_riders_things_nor_learn_that_they_exist() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    app.fund(city, "1000.00").await;
+    let budget = app.budget_account(city).await;
+    let a = app.rider("13800000001", community).await;
+    let b = app.rider("13800000002", community).await;
+    let b_account = b.account_id.unwrap();
+    let entry = app.transfer(budget, b_account, "100.00").await.ok(201)["id"].as_i64().unwrap();
+    let hold = app
+        .post("/api/v1/holds", &app.admin_token, json!({"from": b_account, "to": budget, "amount": "1.00", "reason": "x"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let hazard = app
+        .post("/api/v1/hazard-reports", &b.token, json!({"description": "井盖缺失", "place": "篁庄路口"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let tea = app
+        .post(
+            "/api/v1/rewards",
+            &app.admin_token,
+            json!({"level_id": city, "name_zh": "奶茶", "name_en": "Milk tea", "cost": "15.00", "kind": "goods"}),
+        )
+        .await
+        .ok(201)["id"]
+        .clone();
+    let redemption =
+        app.post("/api/v1/redemptions", &b.token, json!({"reward_id": tea})).await.ok(201)["id"].as_i64().unwrap();
+    let pool = app
+        .post(
+            "/api/v1/pools",
+            &app.admin_token,
+            json!({"level_id": city, "title": "奶茶送医护", "beneficiary": "医护人员", "goal_points": "500.00",
+                   "deadline": chrono::Utc::now() + chrono::TimeDelta::days(7)}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let pledge = app
+        .post(&format!("/api/v1/pools/{pool}/pledges"), &b.token, json!({"amount": "5.00"}))
+        .await
+        .ok(201)["pledge_id"]
+        .as_i64()
+        .unwrap();
+    let application =
+        app.post("/api/v1/membership/applications", &b.token, json!({})).await.ok(201)["id"].as_i64().unwrap();
+
+    let missing = 9_999_999;
+    let probes: Vec<(Method, String, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, format!("/api/v1/accounts/{b_account}"), format!("/api/v1/accounts/{missing}"), None),
+        (
+            Method::GET,
+            format!("/api/v1/accounts/{b_account}/statement"),
+            format!("/api/v1/accounts/{missing}/statement"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/accounts/{b_account}/balance?at=2030-01-01T00:00:00Z"),
+            format!("/api/v1/accounts/{missing}/balance?at=2030-01-01T00:00:00Z"),
+            None,
+        ),
+        (Method::GET, format!("/api/v1/entries/{entry}"), format!("/api/v1/entries/{missing}"), None),
+        (Method::GET, format!("/api/v1/holds/{hold}"), format!("/api/v1/holds/{missing}"), None),
+        (Method::GET, format!("/api/v1/hazard-reports/{hazard}"), format!("/api/v1/hazard-reports/{missing}"), None),
+        (Method::GET, format!("/api/v1/redemptions/{redemption}"), format!("/api/v1/redemptions/{missing}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/redemptions/{redemption}/cancel"),
+            format!("/api/v1/redemptions/{missing}/cancel"),
+            Some(json!({})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/pools/{pool}/pledges/{pledge}"),
+            format!("/api/v1/pools/{pool}/pledges/{missing}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/membership/applications/{application}"),
+            format!("/api/v1/membership/applications/{missing}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/membership/applications/{application}/renew"),
+            format!("/api/v1/membership/applications/{missing}/renew"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("/api/v1/users/{}", b.id), format!("/api/v1/users/{missing}"), None),
+    ];
+    for (method, theirs, nothing, body) in probes {
+        let on_theirs = app.request(method.clone(), &theirs, Some(&a.token), body.clone()).await;
+        let on_nothing = app.request(method.clone(), &nothing, Some(&a.token), body).await;
+        on_theirs.problem(403, "forbidden");
+        assert_eq!(
+            (on_theirs.status, &on_theirs.body["type"], &on_theirs.body["detail"]),
+            (on_nothing.status, &on_nothing.body["type"], &on_nothing.body["detail"]),
+            "{method} {theirs}: refused exactly like something that does not exist"
+        );
+    }
+    // B's things are untouched, and B still sees them.
+    app.get(&format!("/api/v1/redemptions/{redemption}"), &b.token).await.ok(200);
+    assert_eq!(app.get(&format!("/api/v1/pools/{pool}"), &b.token).await.ok(200)["pledged"], "5.00");
+    app.assert_verified().await;
+}
