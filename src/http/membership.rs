@@ -60,7 +60,7 @@ impl RuleRequest {
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct RuleView {
+pub struct MembershipRuleView {
     pub id: i64,
     pub name: String,
     pub version: i32,
@@ -74,9 +74,9 @@ pub struct RuleView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<RuleRecord> for RuleView {
+impl From<RuleRecord> for MembershipRuleView {
     fn from(rule: RuleRecord) -> Self {
-        RuleView {
+        MembershipRuleView {
             id: rule.id,
             name: rule.name,
             version: rule.version,
@@ -94,14 +94,14 @@ impl From<RuleRecord> for RuleView {
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RuleResult {
-    pub rule: RuleView,
+    pub rule: MembershipRuleView,
     /// Candidates this rule made at once, from the signals already received.
     pub candidates_created: u64,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RuleList {
-    pub rules: Vec<RuleView>,
+    pub rules: Vec<MembershipRuleView>,
 }
 
 /// The evidence that made a subject a candidate: what a person can check.

@@ -318,11 +318,70 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI description, as committed in openapi.yaml.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut openapi = api_router().into_openapi();
+    document_common_answers(&mut openapi);
+    openapi
+}
+
+/// Answers any operation may give that its own description leaves out: a malformed request (a
+/// parameter of the wrong type, a body that is not JSON) and, for operations with a body, one too
+/// large, of the wrong media type, invalid or naming an object that does not exist; for those with
+/// query or header parameters, invalid ones; for those naming an object in their path, one that
+/// does not exist.
+fn document_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let has = |place: ParameterIn| {
+                operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|parameter| matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == place))
+            };
+            let (has_query, has_header) = (has(ParameterIn::Query), has(ParameterIn::Header));
+            let mut common =
+                vec![("400", "Malformed request: a parameter of the wrong type or a body that is not JSON")];
+            if operation.request_body.is_some() {
+                common.push(("413", "The body is larger than the service accepts"));
+                common.push(("415", "The body is not of a media type this operation takes"));
+                common.push(("422", "Invalid input: the problem names each field and why"));
+                common.push(("404", "An object named in the body does not exist"));
+            }
+            if has_header {
+                common.push(("422", "Invalid header, such as an Idempotency-Key that is empty or too long"));
+                common.push(("409", "The Idempotency-Key was used before with a different request"));
+            }
+            if has_query {
+                common.push(("404", "An object named in the query does not exist"));
+                common.push(("422", "Invalid query: the problem names each parameter and why"));
+            }
+            if path.contains('{') {
+                common.push(("404", "No such object"));
+            }
+            for (status, description) in common {
+                operation.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+            }
+        }
+    }
 }
 
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    let (api, openapi) = api_router().split_for_parts();
+    let (api, mut openapi) = api_router().split_for_parts();
+    document_common_answers(&mut openapi);
     let metrics_state = state.metrics.clone();
     api.route("/metrics", axum::routing::get(health::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))

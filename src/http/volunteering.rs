@@ -45,7 +45,7 @@ pub struct Multiplier {
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct RuleView {
+pub struct CategoryRuleView {
     /// Each change is a new version; awards record the version they used.
     pub version: i32,
     pub points_per_hour: Points,
@@ -65,7 +65,7 @@ pub struct CategoryView {
     pub code: String,
     pub name_zh: String,
     pub name_en: String,
-    pub rule: RuleView,
+    pub rule: CategoryRuleView,
 }
 
 impl From<CategoryRecord> for CategoryView {
@@ -75,7 +75,7 @@ impl From<CategoryRecord> for CategoryView {
             code: category.code,
             name_zh: category.name_zh,
             name_en: category.name_en,
-            rule: RuleView {
+            rule: CategoryRuleView {
                 version: rule.version,
                 points_per_hour: rule.points_per_hour,
                 points_per_report: rule.points_per_report,

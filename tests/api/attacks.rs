@@ -86,7 +86,11 @@ async fn a_rider_cannot_read_or_touch_another_riders_things_nor_learn_that_they_
     let b_account = b.account_id.unwrap();
     let entry = app.transfer(budget, b_account, "100.00").await.ok(201)["id"].as_i64().unwrap();
     let hold = app
-        .post("/api/v1/holds", &app.admin_token, json!({"from": b_account, "to": budget, "amount": "1.00", "reason": "x"}))
+        .post(
+            "/api/v1/holds",
+            &app.admin_token,
+            json!({"from": b_account, "to": budget, "amount": "1.00", "reason": "x"}),
+        )
         .await
         .ok(201)["id"]
         .as_i64()
@@ -119,10 +123,8 @@ async fn a_rider_cannot_read_or_touch_another_riders_things_nor_learn_that_they_
         .ok(201)["id"]
         .as_i64()
         .unwrap();
-    let pledge = app
-        .post(&format!("/api/v1/pools/{pool}/pledges"), &b.token, json!({"amount": "5.00"}))
-        .await
-        .ok(201)["pledge_id"]
+    let pledge = app.post(&format!("/api/v1/pools/{pool}/pledges"), &b.token, json!({"amount": "5.00"})).await.ok(201)
+        ["pledge_id"]
         .as_i64()
         .unwrap();
     let application =
