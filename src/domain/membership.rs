@@ -260,6 +260,21 @@ pub fn check_verification(real_name_checked: bool, note: Option<&str>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Signal times: up to 90 days back and a few minutes ahead (clock skew) are taken; the
+        /// rest is refused with the reason, whatever the instant.
+        #[test]
+        fn signal_times_are_taken_only_inside_the_window(offset_minutes in -200_000i64..200_000) {
+            let keys = SubjectKeys::new(b"proptest-subject-key-proptest-subject-key");
+            let now = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().with_timezone(&Utc);
+            let at = now + TimeDelta::minutes(offset_minutes);
+            let checked = check_signal(&keys, 1, &input("battery_swap", Some(Subject::PartnerRef("r1".into())), at), now);
+            let inside = offset_minutes <= SIGNAL_FUTURE_SKEW_MINUTES && offset_minutes >= -SIGNAL_AGE_DAYS_MAX * 24 * 60;
+            prop_assert_eq!(checked.is_ok(), inside, "{:?}", checked);
+        }
+    }
 
     fn input(kind: &str, subject: Option<Subject>, occurred_at: DateTime<Utc>) -> SignalInput {
         SignalInput { event_id: "e1".into(), subject, kind: kind.into(), occurred_at, quantity: None, area: None }

@@ -187,6 +187,26 @@ mod tests {
 
     proptest! {
         #[test]
+        fn every_written_form_of_a_number_is_the_same_number(
+            second in 3u8..=9, rest in "[0-9]{9}", prefix in prop::sample::select(vec!["", "+86", "0086", "86", "+86 "]),
+            dashed in any::<bool>(),
+        ) {
+            let national = format!("1{second}{rest}");
+            let written = if dashed { format!("{}-{}-{}", &national[..3], &national[3..7], &national[7..]) } else { national.clone() };
+            let parsed = Phone::parse(&format!("{prefix}{written}")).unwrap();
+            prop_assert_eq!(parsed.as_str(), national.as_str());
+        }
+
+        #[test]
+        fn usernames_are_folded_or_refused_never_anything_else(text in "\\PC{0,60}") {
+            if let Ok(name) = username(&text) {
+                prop_assert_eq!(&name, &text.trim().to_lowercase());
+                prop_assert!((3..=50).contains(&name.len()));
+                prop_assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)));
+            }
+        }
+
+        #[test]
         fn any_text_either_fails_or_yields_eleven_digits(text in "\\PC{0,20}") {
             if let Ok(phone) = Phone::parse(&text) {
                 prop_assert_eq!(phone.as_str().len(), 11);

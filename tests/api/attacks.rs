@@ -190,3 +190,30 @@ async fn a_rider_cannot_read_or_touch_another_riders_things_nor_learn_that_they_
     assert_eq!(app.get(&format!("/api/v1/pools/{pool}"), &b.token).await.ok(200)["pledged"], "5.00");
     app.assert_verified().await;
 }
+
+/// Every text column of the tables that hold secrets, as stored.
+async fn stored_texts(app: &crate::helpers::TestApp, sql: &str) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let reader = app.state.store.reader();
+    let rows = reader.query_all_raw(Statement::from_string(reader.get_database_backend(), sql)).await.unwrap();
+    rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn passwords_refresh_tokens_and_client_secrets_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    let (_, [district, _], [community, _]) = app.small_tree().await;
+    app.rider("13800000001", community).await;
+    let session = sign_in(&app, "13800000001", PASSWORD).await.ok(200).clone();
+    let refresh_token = session["refresh_token"].as_str().unwrap().to_owned();
+    let (_, _, client_secret) = app.partner("铁塔换电", district).await;
+
+    let password_hashes = stored_texts(&app, "SELECT password_hash FROM users").await;
+    assert!(password_hashes.iter().all(|hash| hash.starts_with("$argon2id$")), "{password_hashes:?}");
+    assert!(password_hashes.iter().all(|hash| !hash.contains(PASSWORD)));
+    let token_hashes = stored_texts(&app, "SELECT token_hash FROM refresh_tokens").await;
+    assert!(!token_hashes.is_empty());
+    assert!(token_hashes.iter().all(|hash| hash != &refresh_token && !hash.contains(&refresh_token)));
+    let secret_hashes = stored_texts(&app, "SELECT secret_hash FROM partners").await;
+    assert!(secret_hashes.iter().all(|hash| hash.starts_with("$argon2id$") && !hash.contains(&client_secret)));
+}
