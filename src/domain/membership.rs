@@ -271,7 +271,7 @@ mod tests {
             let now = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().with_timezone(&Utc);
             let at = now + TimeDelta::minutes(offset_minutes);
             let checked = check_signal(&keys, 1, &input("battery_swap", Some(Subject::PartnerRef("r1".into())), at), now);
-            let inside = offset_minutes <= SIGNAL_FUTURE_SKEW_MINUTES && offset_minutes >= -SIGNAL_AGE_DAYS_MAX * 24 * 60;
+            let inside = (-SIGNAL_AGE_DAYS_MAX * 24 * 60..=SIGNAL_FUTURE_SKEW_MINUTES).contains(&offset_minutes);
             prop_assert_eq!(checked.is_ok(), inside, "{:?}", checked);
         }
     }
