@@ -56,6 +56,9 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Status, whether the answer was replayed, and the body.
+type Answered = (u16, bool, Value);
+
 /// An admin's HTTP client for any of the servers.
 #[derive(Clone)]
 struct Admin {
@@ -79,7 +82,7 @@ impl Admin {
     }
 
     /// Status, whether the answer was replayed, and the body; `None` when the server did not answer.
-    async fn send(&self, base: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Option<(u16, bool, Value)> {
+    async fn send(&self, base: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Option<Answered> {
         let mut request = match &body {
             Some(body) => self.client.post(format!("{base}{path}")).json(body),
             None => self.client.get(format!("{base}{path}")),
@@ -148,7 +151,7 @@ async fn two_servers_on_one_database_never_overspend_replay_each_others_retries_
         async move { admin.send(&base, "/api/v1/entries", Some(spend), Some(&format!("spend-{index}"))).await }
     }))
     .await;
-    let answers: Vec<(u16, bool, Value)> = answers.into_iter().map(|answer| answer.expect("an answer")).collect();
+    let answers: Vec<Answered> = answers.into_iter().map(|answer| answer.expect("an answer")).collect();
     let accepted: Vec<usize> = (0..64).filter(|index| answers[*index].0 == 201).collect();
     assert_eq!(accepted.len(), 10, "exactly the points there were");
     assert!(answers.iter().all(|(status, _, _)| *status == 201 || *status == 422));
@@ -239,7 +242,7 @@ async fn a_server_killed_mid_load_loses_no_acknowledged_transfer_and_retries_pos
     for client in load {
         outcomes.extend(client.await.unwrap());
     }
-    let acknowledged: Vec<&(String, Value, Option<(u16, bool, Value)>)> =
+    let acknowledged: Vec<&(String, Value, Option<Answered>)> =
         outcomes.iter().filter(|(_, _, answer)| matches!(answer, Some((201, _, _)))).collect();
     assert!(acknowledged.len() >= 10, "the load ran before the kill: {}", acknowledged.len());
     assert!(outcomes.iter().any(|(_, _, answer)| matches!(answer, Some((422, _, _)))), "some were refused");
