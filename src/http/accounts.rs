@@ -1,11 +1,14 @@
 //! Points accounts: balances, point-in-time balances and statements.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly};
 use super::views::{AccountView, StatementQuery, StatementView};
@@ -105,11 +108,12 @@ pub async fn balance_at(
 }
 
 /// An account's statement, newest first: every line with its entry, kind, reason, reference,
-/// signed amount and the balance after it.
+/// signed amount and the balance after it. `Accept: text/csv` answers the page as CSV.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/statement", tag = "ledger",
     security(("bearer" = [])),
     params(("id" = i64, Path), StatementQuery),
-    responses((status = 200, body = StatementView), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, content((StatementView = "application/json"), (String = "text/csv"))),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -117,28 +121,59 @@ pub async fn balance_at(
 pub async fn statement(
     State(state): State<AppState>,
     caller: Caller<AnyPerson>,
+    headers: HeaderMap,
     Path(account_id): Path<i64>,
     Query(query): Query<StatementQuery>,
-) -> ApiResult<Json<StatementView>> {
+) -> ApiResult<Response> {
     let account = state.readable_account(&caller, account_id).await?;
-    Ok(Json(statement_of(&state, account, query).await?))
+    Ok(statement_answer(&headers, statement_of(&state, account, query).await?))
 }
 
-/// The rider's own statement.
+/// The statement as JSON, or as CSV (`Accept: text/csv`) for a spreadsheet.
+fn statement_answer(headers: &HeaderMap, statement: StatementView) -> Response {
+    if !csv::wanted(headers) {
+        return Json(statement).into_response();
+    }
+    let mut table = Csv::new(&["entry_id", "created_at", "kind", "reason", "reference", "amount", "balance_after"]);
+    for line in &statement.lines {
+        let reference = line
+            .reference
+            .as_ref()
+            .map(|reference| match &reference.id {
+                Some(id) => format!("{}:{id}", reference.reference_type),
+                None => reference.reference_type.clone(),
+            })
+            .unwrap_or_default();
+        table.row([
+            line.entry_id.to_string(),
+            line.created_at.to_rfc3339(),
+            csv::text(&line.kind),
+            line.reason.clone(),
+            reference,
+            line.amount.to_string(),
+            line.balance_after.to_string(),
+        ]);
+    }
+    table.into_response("statement.csv")
+}
+
+/// The rider's own statement (`Accept: text/csv` for a spreadsheet).
 #[utoipa::path(get, path = "/api/v1/me/statement", tag = "ledger",
     security(("bearer" = [])),
     params(StatementQuery),
-    responses((status = 200, body = StatementView), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, content((StatementView = "application/json"), (String = "text/csv"))),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")),
     extensions(("x-roles" = json!(["rider"]))))]
 pub async fn my_statement(
     State(state): State<AppState>,
     caller: Caller<RiderOnly>,
+    headers: HeaderMap,
     Query(query): Query<StatementQuery>,
-) -> ApiResult<Json<StatementView>> {
+) -> ApiResult<Response> {
     let user = users::find(state.store.reader(), caller.user_id).await?;
     let account_id = user.account_id.ok_or(ApiError::NotFound("you have no points account".into()))?;
     let account = ledger::account(state.store.reader(), account_id, state.store.now()).await?;
-    Ok(Json(statement_of(&state, account, query).await?))
+    Ok(statement_answer(&headers, statement_of(&state, account, query).await?))
 }

@@ -2,13 +2,15 @@
 //! application lifecycle: applied → verified → approved (member) or rejected; lapsed and renewed.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{
     AdminOnly, Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly, Staff, StaffOrAuditor, StaffOrRider,
@@ -438,25 +440,28 @@ pub async fn run_inference(
     Ok(Json(InferenceResult { candidates_created }))
 }
 
-/// Candidates in the caller's subtree, with the evidence that made them candidates.
+/// Candidates in the caller's subtree, with the evidence that made them candidates
+/// (`Accept: text/csv` for a spreadsheet).
 #[utoipa::path(get, path = "/api/v1/membership/candidates", tag = "membership",
     security(("bearer" = [])),
     params(CandidateQuery),
-    responses((status = 200, body = CandidateList), (status = 401, body = Problem, content_type = PROBLEMS),
+    responses((status = 200, content((CandidateList = "application/json"), (String = "text/csv"))),
+              (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 403, body = Problem, content_type = PROBLEMS), (status = 422, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor"]))))]
 pub async fn list_candidates(
     State(state): State<AppState>,
     caller: Caller<StaffOrAuditor>,
+    headers: HeaderMap,
     Query(query): Query<CandidateQuery>,
-) -> ApiResult<Json<CandidateList>> {
+) -> ApiResult<Response> {
     let limit = page_limit(query.limit)?;
     let levels = level_ids_in_scope(&state, &caller).await?;
     let reader = state.store.reader();
     let page = store::candidates(reader, levels, query.status, limit, query.cursor).await?;
     let keys: Vec<String> = page.items.iter().map(|candidate| candidate.subject_key.clone()).collect();
     let registered = users::ids_by_phone_key(reader, &keys).await?;
-    Ok(Json(CandidateList {
+    let list = CandidateList {
         candidates: page
             .items
             .into_iter()
@@ -466,7 +471,49 @@ pub async fn list_candidates(
             })
             .collect(),
         next_cursor: page.next_cursor,
-    }))
+    };
+    if !csv::wanted(&headers) {
+        return Ok(Json(list).into_response());
+    }
+    let mut table = Csv::new(&[
+        "id",
+        "level_id",
+        "status",
+        "registered_rider_id",
+        "signal_count",
+        "active_days",
+        "first_seen",
+        "last_seen",
+        "partner_ids",
+        "rule",
+        "rule_version",
+        "kind",
+        "window_days",
+        "min_count",
+        "min_active_days",
+    ]);
+    for candidate in &list.candidates {
+        let evidence = &candidate.evidence;
+        let partners: Vec<String> = evidence.partner_ids.iter().map(ToString::to_string).collect();
+        table.row([
+            candidate.id.to_string(),
+            candidate.level_id.to_string(),
+            csv::text(&candidate.status),
+            candidate.registered_rider_id.map(|id| id.to_string()).unwrap_or_default(),
+            evidence.signal_count.to_string(),
+            evidence.active_days.to_string(),
+            evidence.first_seen.clone(),
+            evidence.last_seen.clone(),
+            partners.join(" "),
+            evidence.rule_name.clone(),
+            candidate.rule_version.to_string(),
+            evidence.kind.clone(),
+            evidence.window_days.to_string(),
+            evidence.min_count.to_string(),
+            evidence.min_active_days.to_string(),
+        ]);
+    }
+    Ok(table.into_response("candidates.csv"))
 }
 
 /// Invite a candidate: a rider who registers (or has registered) with the matching phone number sees

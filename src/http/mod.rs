@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod csv;
 pub mod entries;
 pub mod error;
 pub mod extract;
@@ -286,6 +287,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(hazards::get_hazard_report))
         .routes(routes!(hazards::set_hazard_status))
         .routes(routes!(reports::volunteering_report))
+        .routes(routes!(reports::award_list))
         .routes(routes!(reports::leaderboard))
         .routes(routes!(rewards::create_reward, rewards::list_rewards))
         .routes(routes!(rewards::get_reward, rewards::update_reward))

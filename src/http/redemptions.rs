@@ -2,7 +2,8 @@
 //! the reward over (the hold posts) or the redemption is cancelled or expires (the hold is voided).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{AnyPerson, Caller, Json, Path, Query, RiderOnly, Staff, WriteRequest};
 use super::rewards::visible_reward;
@@ -151,17 +153,20 @@ pub async fn redeem(
 }
 
 /// Redemptions: riders see their own; staff and auditors those of rewards in their scope.
+/// `?status=pending` with `Accept: text/csv` is the list of rewards to hand over, for a spreadsheet.
 #[utoipa::path(get, path = "/api/v1/redemptions", tag = "spending",
     security(("bearer" = [])),
     params(RedemptionQuery),
-    responses((status = 200, body = RedemptionList), (status = 401, body = Problem, content_type = PROBLEMS),
+    responses((status = 200, content((RedemptionList = "application/json"), (String = "text/csv"))),
+              (status = 401, body = Problem, content_type = PROBLEMS),
               (status = 422, body = Problem, content_type = PROBLEMS)),
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
 pub async fn list_redemptions(
     State(state): State<AppState>,
     caller: Caller<AnyPerson>,
+    headers: HeaderMap,
     Query(query): Query<RedemptionQuery>,
-) -> ApiResult<Json<RedemptionList>> {
+) -> ApiResult<Response> {
     let limit = page_limit(query.limit)?;
     let reader = state.store.reader();
     let (rider, levels) = match caller.role {
@@ -172,10 +177,40 @@ pub async fn list_redemptions(
         },
     };
     let page = store::redemptions(reader, rider, levels, query.status, state.store.now(), limit, query.cursor).await?;
-    Ok(Json(RedemptionList {
+    let list = RedemptionList {
         redemptions: page.items.into_iter().map(|record| RedemptionView::for_viewer(record, caller.user_id)).collect(),
         next_cursor: page.next_cursor,
-    }))
+    };
+    if !csv::wanted(&headers) {
+        return Ok(Json(list).into_response());
+    }
+    let mut table = Csv::new(&[
+        "id",
+        "reward_id",
+        "reward_name_zh",
+        "reward_name_en",
+        "rider_id",
+        "quantity",
+        "cost",
+        "status",
+        "created_at",
+        "expires_at",
+    ]);
+    for redemption in &list.redemptions {
+        table.row([
+            redemption.id.to_string(),
+            redemption.reward_id.to_string(),
+            redemption.reward_name_zh.clone(),
+            redemption.reward_name_en.clone(),
+            redemption.rider_id.to_string(),
+            redemption.quantity.to_string(),
+            redemption.cost.to_string(),
+            csv::text(&redemption.status),
+            redemption.created_at.to_rfc3339(),
+            redemption.expires_at.to_rfc3339(),
+        ]);
+    }
+    Ok(table.into_response("redemptions.csv"))
 }
 
 async fn visible_redemption<R: super::extract::Allowed>(

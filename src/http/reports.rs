@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{AnyPerson, Caller, Json, Query, StaffOrAuditor};
 use crate::domain::people::{Role, within};
@@ -187,44 +188,146 @@ pub async fn volunteering_report(
         rows,
         total: total.row("total".into(), "total".into()),
     };
-    if wants_csv(&headers) {
+    if csv::wanted(&headers) {
         return Ok(csv_response(&report));
     }
     Ok(Json(report).into_response())
 }
 
-fn wants_csv(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).is_some_and(|accept| accept.contains("text/csv"))
-}
-
-/// A CSV field, quoted when it holds a separator, a quote or a line break.
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
 fn csv_response(report: &VolunteeringReport) -> Response {
-    let mut body = String::from("\u{feff}key,label,hours,points,logs\r\n");
+    let mut csv = Csv::new(&["key", "label", "hours", "points", "logs"]);
     for row in report.rows.iter().chain([&report.total]) {
-        body.push_str(&format!(
-            "{},{},{},{},{}\r\n",
-            csv_field(&row.key),
-            csv_field(&row.label),
-            row.hours,
-            row.points,
-            row.logs
-        ));
+        csv.row([
+            row.key.clone(),
+            row.label.clone(),
+            row.hours.to_string(),
+            row.points.to_string(),
+            row.logs.to_string(),
+        ]);
     }
-    let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    response.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"volunteering-report.csv\""),
-    );
-    response
+    csv.into_response("volunteering-report.csv")
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AwardQuery {
+    /// The level whose subtree is listed (default: the organizer's level; admins and auditors must name one).
+    pub level_id: Option<i64>,
+    /// Service at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Service before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AwardLine {
+    pub log_id: i64,
+    pub rider_id: i64,
+    pub rider_name: String,
+    pub category: String,
+    pub activity_id: i64,
+    pub served_at: DateTime<Utc>,
+    pub hours: Points,
+    pub points: Points,
+    /// The award's journal entry.
+    pub entry_id: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AwardList {
+    pub level_id: i64,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// In the order served.
+    pub awards: Vec<AwardLine>,
+    pub total_hours: Points,
+    pub total_points: Points,
+}
+
+/// Every approved award of a level's subtree for a period, one line per rider and activity: the
+/// list a union pays out or files. `Accept: text/csv` answers it as CSV.
+#[utoipa::path(get, path = "/api/v1/reports/awards", tag = "reports",
+    security(("bearer" = [])),
+    params(AwardQuery),
+    responses((status = 200, content((AwardList = "application/json"), (String = "text/csv"))),
+              (status = 401, body = Problem, content_type = PROBLEMS), (status = 403, body = Problem, content_type = PROBLEMS),
+              (status = 422, body = Problem, content_type = PROBLEMS)),
+    extensions(("x-roles" = json!(["admin", "organizer", "auditor"]))))]
+pub async fn award_list(
+    State(state): State<AppState>,
+    caller: Caller<StaffOrAuditor>,
+    headers: HeaderMap,
+    Query(query): Query<AwardQuery>,
+) -> ApiResult<Response> {
+    let level_id = match (query.level_id, caller.role) {
+        (Some(level_id), _) => level_id,
+        (None, Role::Organizer) => caller.level_id.ok_or_else(ApiError::forbidden)?,
+        (None, _) => return Err(ApiError::invalid("level_id", "name the level to list")),
+    };
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from >= to
+    {
+        return Err(ApiError::invalid("to", "must be after `from`"));
+    }
+    let path = state.require_level(&caller, level_id).await?;
+    let mut logs = store::served_logs(state.store.reader(), &path, query.from, query.to).await?;
+    logs.sort_by_key(|log| (log.served_at, log.log_id));
+    let minutes = logs.iter().map(|log| log.minutes).sum();
+    let awards: Vec<AwardLine> = logs
+        .into_iter()
+        .map(|log| AwardLine {
+            log_id: log.log_id,
+            rider_id: log.rider_id,
+            rider_name: log.rider_name,
+            category: log.category_code,
+            activity_id: log.activity_id,
+            served_at: log.served_at,
+            hours: minutes_to_hours(log.minutes),
+            points: Points::from_minor(log.points),
+            entry_id: log.award_entry_id,
+        })
+        .collect();
+    let total_points = Points::from_minor(awards.iter().map(|award| award.points.minor()).sum());
+    let total_hours = minutes_to_hours(minutes);
+    if csv::wanted(&headers) {
+        let mut table = Csv::new(&[
+            "log_id",
+            "rider_id",
+            "rider_name",
+            "category",
+            "activity_id",
+            "served_at",
+            "hours",
+            "points",
+            "entry_id",
+        ]);
+        for award in &awards {
+            table.row([
+                award.log_id.to_string(),
+                award.rider_id.to_string(),
+                award.rider_name.clone(),
+                award.category.clone(),
+                award.activity_id.to_string(),
+                award.served_at.to_rfc3339(),
+                award.hours.to_string(),
+                award.points.to_string(),
+                award.entry_id.map(|id| id.to_string()).unwrap_or_default(),
+            ]);
+        }
+        table.row([
+            "total".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            total_hours.to_string(),
+            total_points.to_string(),
+            String::new(),
+        ]);
+        return Ok(table.into_response("awards.csv"));
+    }
+    Ok(Json(AwardList { level_id, from: query.from, to: query.to, awards, total_hours, total_points }).into_response())
 }
 
 /// The month's top riders of a level's subtree by points. Riders may read the boards of their own

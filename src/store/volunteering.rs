@@ -917,6 +917,9 @@ pub struct ServedLog {
     pub served_at: DateTime<Utc>,
     pub minutes: i64,
     pub points: i64,
+    pub log_id: i64,
+    pub activity_id: i64,
+    pub award_entry_id: Option<i64>,
 }
 
 /// Approved logs at levels under `root_path`, served in [from, to).
@@ -969,6 +972,9 @@ pub async fn served_logs(
             served_at: log.served_at,
             minutes: log.minutes,
             points: log.points.unwrap_or(0),
+            log_id: log.id,
+            activity_id: log.activity_id,
+            award_entry_id: log.award_entry_id,
         })
         .collect())
 }

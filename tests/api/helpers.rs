@@ -225,6 +225,16 @@ impl TestApp {
         self.request(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// A CSV export: checks the media type and the byte-order mark, and gives the lines.
+    pub async fn csv(&self, path: &str, token: &str) -> Vec<String> {
+        let answer = self.request_with(Method::GET, path, Some(token), None, &[("accept", "text/csv")]).await;
+        assert_eq!(answer.status.as_u16(), 200, "{path}: {:?}", answer.body);
+        assert!(answer.content_type().starts_with("text/csv; charset=utf-8"), "{path}");
+        let text = answer.body.as_str().expect("a CSV body").to_owned();
+        assert!(text.starts_with('\u{feff}'), "{path}: a byte-order mark for spreadsheet programs");
+        text.trim_start_matches('\u{feff}').lines().map(str::to_owned).collect()
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Value {
         let answer = self
             .request(

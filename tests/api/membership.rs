@@ -206,6 +206,11 @@ async fn swap_history_makes_a_candidate_and_one_just_below_the_threshold_does_no
     assert_eq!(candidates[0]["level_id"], community, "assigned to the level named by the area");
     assert_eq!(candidates[0]["rule_version"], 1);
     assert_eq!(candidates[0]["evidence"]["signal_count"], 30);
+    let exported = app.csv("/api/v1/membership/candidates", &app.admin_token).await;
+    assert!(exported[0].starts_with("id,level_id,status,registered_rider_id,signal_count,active_days,first_seen"));
+    assert_eq!(exported.len(), 2);
+    assert!(exported[1].contains(",30,") && exported[1].contains("活跃换电骑手"), "{exported:?}");
+    assert!(!exported.concat().contains("1382222"), "no phone number in the export");
 
     // Two more days of swaps lift the second rider over the line as the batch arrives.
     let more: Vec<Value> = (0..3)

@@ -125,6 +125,15 @@ async fn a_redemption_holds_points_until_fulfilled_with_the_pickup_code() {
     assert_eq!(redemption["status"], "pending");
     assert_eq!(redemption["cost"], "30.00");
     let code = redemption["pickup_code"].as_str().unwrap().to_owned();
+    // The organizer's list of rewards to hand over, for a spreadsheet; no pickup code in it.
+    let to_fulfil = app.csv("/api/v1/redemptions?status=pending", &setup.organizer.token).await;
+    assert_eq!(
+        to_fulfil[0],
+        "id,reward_id,reward_name_zh,reward_name_en,rider_id,quantity,cost,status,created_at,expires_at"
+    );
+    assert_eq!(to_fulfil.len(), 2);
+    assert!(to_fulfil[1].contains(",奶茶,Milk tea,") && to_fulfil[1].contains(",2,30.00,pending,"), "{to_fulfil:?}");
+    assert!(!to_fulfil.concat().contains(&code));
     let account = app.account(rider.account_id.unwrap()).await;
     assert_eq!((account["balance"].as_str().unwrap(), account["available"].as_str().unwrap()), ("40.00", "10.00"));
     assert_eq!(app.get(&format!("/api/v1/rewards/{}", tea["id"]), &rider.token).await.ok(200)["stock"], 8);
@@ -158,6 +167,12 @@ async fn a_redemption_holds_points_until_fulfilled_with_the_pickup_code() {
     assert_eq!(line["amount"], "-30.00");
     assert_eq!(line["reference"], json!({"type": "redemption", "id": id.to_string()}));
     assert!(line["reason"].as_str().unwrap().contains("Milk tea ×2"), "{line}");
+    let statement_csv = app.csv("/api/v1/me/statement", &rider.token).await;
+    assert_eq!(statement_csv[0], "entry_id,created_at,kind,reason,reference,amount,balance_after");
+    assert!(
+        statement_csv[1].contains(",redemption,")
+            && statement_csv[1].ends_with(&format!(",redemption:{id},-30.00,10.00"))
+    );
     let listed = app.get("/api/v1/redemptions?status=fulfilled", &setup.organizer.token).await.ok(200).clone();
     assert_eq!(listed["redemptions"].as_array().unwrap().len(), 1);
     app.assert_verified().await;

@@ -627,6 +627,40 @@ async fn reports_total_hours_and_points_and_export_csv() {
     assert!(lines.contains(&format!("{},骑手2,4.00,20.00,1", riders[2]).as_str()), "{lines:?}");
     assert_eq!(lines[5], "total,total,10.00,64.00,4");
 
+    // The award list of the period, as JSON and as CSV for the union's paperwork.
+    let period = format!(
+        "from={}&to={}",
+        (now(&app) - TimeDelta::days(1)).to_rfc3339(),
+        (now(&app) + TimeDelta::days(1)).to_rfc3339()
+    )
+    .replace('+', "%2B");
+    let awards = app
+        .get(&format!("/api/v1/reports/awards?level_id={}&{period}", setup.district_a), &setup.organizer.token)
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(awards["awards"].as_array().unwrap().len(), 4);
+    assert_eq!((awards["total_hours"].as_str(), awards["total_points"].as_str()), (Some("10.00"), Some("64.00")));
+    assert!(awards["awards"].as_array().unwrap().iter().all(|award| award["entry_id"].is_i64()));
+    let award_lines = app.csv("/api/v1/reports/awards", &setup.organizer.token).await;
+    assert_eq!(award_lines[0], "log_id,rider_id,rider_name,category,activity_id,served_at,hours,points,entry_id");
+    assert_eq!(award_lines.len(), 6);
+    assert!(
+        award_lines.iter().any(|line| line.contains(&format!(",{},骑手2,city_duty,", riders[2]))),
+        "{award_lines:?}"
+    );
+    assert!(award_lines[5].starts_with("total,") && award_lines[5].ends_with(",10.00,64.00,"), "{award_lines:?}");
+    let empty = app
+        .get(
+            &format!(
+                "/api/v1/reports/awards?level_id={}&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z",
+                setup.district_a
+            ),
+            &setup.organizer.token,
+        )
+        .await;
+    assert!(empty.ok(200)["awards"].as_array().unwrap().is_empty());
+
     let board = app
         .get(
             &format!("/api/v1/reports/leaderboard?level_id={}", setup.district_a),
