@@ -16,7 +16,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API (migrating the database first).
-    Serve,
+    Serve {
+        /// Seed a demo city (Jiangmen) on an empty database first, and print who can sign in.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create an admin: LEDGER_ADMIN_USERNAME with LEDGER_ADMIN_PASSWORD (or a generated password, printed).
@@ -25,7 +29,7 @@ enum Command {
     Verify,
     /// Print the OpenAPI description (YAML).
     Openapi,
-    /// Run the benchmark harness against an in-process server on DATABASE_URL (default: a fresh,
+    /// Run the benchmark harness against a server it starts on DATABASE_URL (default: a fresh,
     /// temporary SQLite file). Give PostgreSQL an empty database: the harness seeds its own data.
     Bench(union_ledger::bench::BenchArgs),
 }
@@ -36,7 +40,10 @@ async fn main() -> anyhow::Result<()> {
     union_ledger::telemetry::init(cli.settings.log_json);
     let settings = cli.settings;
     match cli.command {
-        Command::Serve => Application::build(&settings).await?.run_until_stopped(shutdown_signal()).await,
+        Command::Serve { demo: false } => {
+            Application::build(&settings).await?.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Serve { demo: true } => serve_demo(settings).await,
         Command::Migrate => {
             connect(&settings).await?.close().await;
             println!("migrations applied");
@@ -74,6 +81,28 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Serves, seeding the demo city through the API as soon as the server answers.
+async fn serve_demo(mut settings: Settings) -> anyhow::Result<()> {
+    let password = match &settings.admin_password {
+        Some(password) => password.expose().to_owned(),
+        None => union_ledger::demo::ADMIN_PASSWORD.to_owned(),
+    };
+    settings.admin_password = Some(union_ledger::config::Secret::new(&password));
+    let application = Application::build(&settings).await?;
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let server = tokio::spawn(application.run_until_stopped(shutdown_signal()));
+    let started = std::time::Instant::now();
+    let summary = union_ledger::demo::seed(&base, &settings.admin_username, &password).await?;
+    println!(
+        "Demo city ready in {:.1} s at {base} (API docs: {base}/docs). Sign in as:",
+        started.elapsed().as_secs_f64()
+    );
+    for line in summary.lines {
+        println!("  {line}");
+    }
+    server.await?
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<Store> {

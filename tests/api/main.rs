@@ -6,6 +6,7 @@ mod attacks;
 mod audit;
 mod auth;
 mod concurrency;
+mod demo;
 mod helpers;
 mod holds;
 mod ledger;
