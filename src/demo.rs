@@ -77,8 +77,11 @@ pub struct Summary {
     pub lines: Vec<String>,
 }
 
-/// The tree: (district, [(street, [community; 2]); 2]).
-const TREE: [(&str, [(&str, [&str; 2]); 2]); 3] = [
+/// A street and its two communities.
+type Street = (&'static str, [&'static str; 2]);
+
+/// The tree: each district with its two streets.
+const TREE: [(&str, [Street; 2]); 3] = [
     ("蓬江区", [("环市街道", ["篁庄社区", "江北社区"]), ("白沙街道", ["水南社区", "西区社区"])]),
     ("江海区", [("外海街道", ["麻三社区", "直冲社区"]), ("礼乐街道", ["威东社区", "新华社区"])]),
     ("新会区", [("会城街道", ["城南社区", "圭峰社区"]), ("大泽镇", ["大泽社区", "五和社区"])]),
