@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Runs the README's walk-through against a fresh server and checks every answer it shows.
+"""Runs a walk-through section of the README against a running server and checks every answer it shows.
 
-In the README's bash blocks, a comment right after a command is that command's expected output;
-a comment after a blank line is prose. The script runs the blocks in order and compares what they
-print, line by line, with the expected lines.
+Usage: walkthrough.py README.md ["## Section heading"] (default: "## Walk-through"). The section runs
+to the next "## " heading; its first bash block starts the server and is skipped. In the bash
+blocks, a comment right after a command is that command's expected output; a comment after a blank
+line is prose. The script runs the blocks in order and compares what they print, line by line, with
+the expected lines.
 """
 import re
 import subprocess
 import sys
 
 readme = open(sys.argv[1] if len(sys.argv) > 1 else "README.md", encoding="utf-8").read()
-walkthrough = readme[readme.index("## Walk-through"):]
+heading = sys.argv[2] if len(sys.argv) > 2 else "## Walk-through"
+walkthrough = readme[readme.index(heading + "\n"):]
+end = walkthrough.find("\n## ", len(heading))
+walkthrough = walkthrough if end < 0 else walkthrough[:end]
 blocks = re.findall(r"```bash\n(.*?)```", walkthrough, re.S)[1:]  # the first block starts the server
 
 expected = []
