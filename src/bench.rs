@@ -113,8 +113,10 @@ impl Server {
             .env("LEDGER_ADMIN_USERNAME", &settings.admin_username)
             .env("LEDGER_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            // The bench partner is meant to push as fast as the server takes it.
+            // The bench partner is meant to push as fast as the server takes it, and the bench's
+            // tokens must outlive a long seeding.
             .env("LEDGER_PARTNER_REQUESTS_PER_SECOND", "1000000")
+            .env("LEDGER_ACCESS_TOKEN_TTL_SECONDS", "86400")
             .spawn()
             .context("starting the server")?;
         let server = Server { child };

@@ -15,6 +15,7 @@ pub mod hazards;
 pub mod health;
 pub mod holds;
 pub mod hours;
+pub mod language;
 pub mod levels;
 pub mod membership;
 pub mod metrics;
@@ -386,10 +387,16 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     document_common_answers(&mut openapi);
     let metrics_state = state.metrics.clone();
     api.route("/metrics", axum::routing::get(health::metrics))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        // The docs show each operation's `x-roles`: who may call it.
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", openapi)
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"]).show_extensions(true)),
+        )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
         .layer(axum::middleware::map_response(error::problemify))
+        .layer(axum::middleware::from_fn(language::localize))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(metrics_state, metrics::track))

@@ -62,3 +62,30 @@ async fn health_readiness_metrics_and_request_ids() {
         app.client.get(format!("{}/openapi.json", app.address)).send().await.unwrap().json().await.unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
 }
+
+#[tokio::test]
+async fn problems_speak_chinese_when_the_client_prefers_it() {
+    let app = spawn_app().await;
+    let headers = [("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")];
+    let missing =
+        app.request_with(reqwest::Method::GET, "/api/v1/levels/999999", Some(&app.admin_token), None, &headers).await;
+    missing.problem(404, "not-found");
+    assert_eq!(missing.body["title"], "未找到");
+    assert_eq!(missing.headers["content-language"], "zh-CN");
+    let invalid = app
+        .request_with(
+            reqwest::Method::POST,
+            "/api/v1/levels",
+            Some(&app.admin_token),
+            Some(serde_json::json!({"name": "", "kind": "city"})),
+            &headers,
+        )
+        .await;
+    invalid.problem(422, "validation-error");
+    assert_eq!(invalid.body["title"], "输入无效");
+    assert_eq!(invalid.fields(), ["name"], "fields and types stay the same in every language");
+    // English otherwise.
+    let english = app.get("/api/v1/levels/999999", &app.admin_token).await;
+    assert_eq!(english.body["title"], "Not found");
+    assert_eq!(english.headers["content-language"], "en");
+}
