@@ -1,8 +1,10 @@
 //! Chinese or English problem titles, following `Accept-Language`.
 //!
 //! A problem's `type` and fields stay the same in every language (clients branch on them); its
-//! `title` is given in Chinese when the client prefers Chinese (`Accept-Language: zh`, `zh-CN`, …)
-//! and in English otherwise, with `Content-Language` saying which. Names that have both forms in
+//! `title` — and the `detail` of the problems riders meet most (insufficient points, invalid input,
+//! sign-in, refusals) — is given in Chinese when the client prefers Chinese (`Accept-Language: zh`,
+//! `zh-CN`, …) and in English otherwise, with `Content-Language` saying which. Other details stay
+//! in English for now. Names that have both forms in
 //! the data (categories, rewards) are always answered with both, `name_zh` and `name_en`.
 
 use axum::body::{Body, to_bytes};
@@ -103,6 +105,30 @@ pub fn chinese_title(slug: &str, status: StatusCode) -> &'static str {
     }
 }
 
+/// A Chinese `detail` for the problems riders meet most, built from the problem's own fields;
+/// `None` keeps the English detail.
+pub fn chinese_detail(slug: &str, problem: &serde_json::Value) -> Option<String> {
+    let text = |field: &str| problem[field].as_str().map(str::to_owned);
+    Some(match slug {
+        "insufficient-points" => {
+            format!("积分不足：可用 {}，需要 {}", text("available")?, text("requested")?)
+        }
+        "validation-error" => {
+            let count = problem["errors"].as_array().map_or(0, Vec::len);
+            format!("有 {count} 项输入无效，详见 errors（每项写明字段和原因）")
+        }
+        "too-many-attempts" => "尝试次数过多，请按 Retry-After 所示的秒数之后再试".to_owned(),
+        "unauthorized" => "请先登录，或登录已过期，请重新登录".to_owned(),
+        "forbidden" => "您的角色或所属层级无权进行此操作".to_owned(),
+        "not-found" => "没有找到所请求的内容".to_owned(),
+        "idempotency-key-reused" => "这个 Idempotency-Key 已用于另一个请求".to_owned(),
+        "payload-too-large" => "请求体过大".to_owned(),
+        "unavailable" => "服务暂时无法及时答复，请稍后再试".to_owned(),
+        "internal-error" => "服务未能完成请求，没有做任何更改，请稍后再试".to_owned(),
+        _ => return None,
+    })
+}
+
 /// Largest problem body rewritten (problems are small; anything else passes untouched).
 const PROBLEM_BYTES_MAX: usize = 256 * 1024;
 
@@ -130,7 +156,11 @@ pub async fn localize(request: Request, next: Next) -> Response {
     let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(mut problem) => {
             let slug = problem["type"].as_str().and_then(|kind| kind.strip_prefix("/problems/")).unwrap_or("");
-            problem["title"] = chinese_title(slug, parts.status).into();
+            let slug = slug.to_owned();
+            problem["title"] = chinese_title(&slug, parts.status).into();
+            if let Some(detail) = chinese_detail(&slug, &problem) {
+                problem["detail"] = detail.into();
+            }
             parts.headers.remove(header::CONTENT_LENGTH);
             Body::from(problem.to_string())
         }
@@ -153,5 +183,14 @@ mod tests {
         assert_eq!(Language::preferred(Some("de")), Language::English);
         assert_eq!(parse_weight("0.85"), 850);
         assert_eq!(parse_weight("1"), 1000);
+    }
+
+    #[test]
+    fn details_riders_meet_most_are_told_in_chinese_from_the_problems_own_fields() {
+        let problem = serde_json::json!({"available": "5.00", "requested": "15.00"});
+        assert_eq!(chinese_detail("insufficient-points", &problem).unwrap(), "积分不足：可用 5.00，需要 15.00");
+        assert_eq!(chinese_detail("insufficient-points", &serde_json::json!({})), None, "fields missing: English");
+        assert_eq!(chinese_detail("pool-closed", &problem), None);
+        assert_eq!(chinese_title("pool-closed", StatusCode::CONFLICT), "与当前状态冲突");
     }
 }

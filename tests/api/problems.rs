@@ -84,6 +84,7 @@ async fn problems_speak_chinese_when_the_client_prefers_it() {
     invalid.problem(422, "validation-error");
     assert_eq!(invalid.body["title"], "输入无效");
     assert_eq!(invalid.fields(), ["name"], "fields and types stay the same in every language");
+    assert_eq!(invalid.body["detail"], "有 1 项输入无效，详见 errors（每项写明字段和原因）");
     // English otherwise.
     let english = app.get("/api/v1/levels/999999", &app.admin_token).await;
     assert_eq!(english.body["title"], "Not found");
