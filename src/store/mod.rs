@@ -1,9 +1,10 @@
 //! The only place that talks to the database.
 //!
-//! Every write runs in one [`UnitOfWork`]: one database transaction holding the change, the balances,
-//! the idempotency record and the audit record together, or nothing. SQLite gets one writer
-//! connection (SQLite serialises writers anyway; one connection avoids lock-upgrade failures) and a
-//! small pool of readers; PostgreSQL gets one pool for both.
+//! Every write runs in one [`UnitOfWork`]: the change, the balances, the idempotency record and the
+//! audit record together, or nothing. Concurrent units share a database transaction (group commit,
+//! see `group`): each works in its own savepoint, so it succeeds or fails alone, and is answered
+//! only once the shared commit is durable. SQLite gets one writer connection (SQLite serialises
+//! writers anyway) and a small pool of readers; PostgreSQL gets one pool for both.
 
 pub mod audit;
 pub mod baseline;
