@@ -201,7 +201,9 @@ pub async fn account(
     if record.kind == AccountKind::Rider {
         record.expiring = super::lots::expiring(connection, account_id, now, EXPIRING_SHOWN).await?;
     }
-    let due = due_holds(connection, &[account_id], now).await?;
+    // A hold past its expiry reads as released at once; only an account with something pending has one.
+    let has_pending = record.balances.debits_pending != Points::ZERO || record.balances.credits_pending != Points::ZERO;
+    let due = if has_pending { due_holds(connection, &[account_id], now).await? } else { Vec::new() };
     for due_hold in due {
         let amount = Points::from_minor(due_hold.amount);
         if due_hold.from_account_id == account_id {
