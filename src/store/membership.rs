@@ -144,35 +144,26 @@ pub async fn rotate_secret(
     partner_by_id(work.txn(), partner_id).await
 }
 
-/// Stores a batch of checked events, each once per partner and event id, and adds them to the daily
-/// aggregates. A concurrent batch with the same events makes this fail with a conflict, so the
-/// caller can retry and find them as duplicates.
+/// Stores a batch of checked events, each once per partner and event id, and adds the new ones to
+/// the daily aggregates; events the partner sent before are answered as duplicates.
 pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]) -> StoreResult<Ingested> {
-    let mut existing: HashSet<String> = HashSet::new();
-    let ids: Vec<String> = events.iter().map(|event| event.event_id.clone()).collect();
-    for chunk in ids.chunks(SUBJECTS_PER_QUERY) {
-        let found: Vec<String> = signal_event::Entity::find()
-            .select_only()
-            .column(signal_event::Column::EventId)
-            .filter(signal_event::Column::PartnerId.eq(partner_id))
-            .filter(signal_event::Column::EventId.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(work.txn())
-            .await?;
-        existing.extend(found);
-    }
+    // Duplicates within the batch first; then each event is inserted unless the partner sent it
+    // before, and the insert itself says which were new (RETURNING): no lookup of the partner's
+    // earlier events, whose cost would grow with everything the partner ever sent.
     let mut outcome = Ingested::default();
-    let mut fresh = Vec::with_capacity(events.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+    let mut candidates: Vec<(usize, &CheckedSignal)> = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
-        if existing.insert(event.event_id.clone()) {
-            fresh.push(event);
+        if seen.insert(event.event_id.as_str()) {
+            candidates.push((index, event));
         } else {
             outcome.duplicates.push(index);
         }
     }
     let now = work.now();
-    for chunk in fresh.chunks(1_000) {
-        let inserted = signal_event::Entity::insert_many(chunk.iter().map(|event| signal_event::ActiveModel {
+    let mut stored: HashSet<String> = HashSet::with_capacity(candidates.len());
+    for chunk in candidates.chunks(1_000) {
+        let inserted = signal_event::Entity::insert_many(chunk.iter().map(|(_, event)| signal_event::ActiveModel {
             partner_id: Set(partner_id),
             event_id: Set(event.event_id.clone()),
             subject_key: Set(event.subject_key.clone()),
@@ -184,18 +175,21 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
             ..Default::default()
         }))
         .on_conflict_do_nothing_on([signal_event::Column::PartnerId, signal_event::Column::EventId])
-        .exec_without_returning(work.txn())
+        .exec_with_returning_many(work.txn())
         .await?;
-        let count = match inserted {
-            sea_orm::TryInsertResult::Inserted(count) => count,
-            _ => 0,
-        };
-        if count != chunk.len() as u64 {
-            return Err(StoreError::Conflict(
-                "another batch with the same events arrived at the same time; send again".into(),
-            ));
+        if let sea_orm::TryInsertResult::Inserted(rows) = inserted {
+            stored.extend(rows.into_iter().map(|row| row.event_id));
         }
     }
+    let mut fresh = Vec::with_capacity(stored.len());
+    for (index, event) in candidates {
+        if stored.contains(&event.event_id) {
+            fresh.push(event);
+        } else {
+            outcome.duplicates.push(index);
+        }
+    }
+    outcome.duplicates.sort_unstable();
     outcome.accepted = fresh.len() as u64;
     // Sum the fresh events per subject, partner, kind, local day and area, then add them up.
     let mut daily: BTreeMap<(String, String, String, String), i64> = BTreeMap::new();
