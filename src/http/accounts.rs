@@ -11,7 +11,7 @@ use super::AppState;
 use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly};
-use super::views::{AccountView, StatementQuery, StatementView};
+use super::views::{AccountView, StatementQuery, StatementView, time_window};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
 use crate::store::ledger::{self, AccountRecord};
@@ -56,11 +56,7 @@ impl AppState {
 
 async fn statement_of(state: &AppState, account: AccountRecord, query: StatementQuery) -> ApiResult<StatementView> {
     let limit = query.limit()?;
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from >= to
-    {
-        return Err(ApiError::invalid("to", "must be after `from`"));
-    }
+    time_window(query.from, query.to)?;
     let page = ledger::statement(state.store.reader(), account.id, limit, query.cursor, query.from, query.to).await?;
     Ok(StatementView {
         account_id: account.id,

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Json, Query, StaffOrAuditor};
-use super::views::page_limit;
+use super::views::{page_limit, time_window};
 use crate::store::audit::{self, AuditFilter};
 use crate::store::levels as level_store;
 
@@ -69,11 +69,7 @@ pub async fn list_audit(
     Query(query): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let limit = page_limit(query.limit)?;
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from >= to
-    {
-        return Err(ApiError::invalid("to", "must be after `from`"));
-    }
+    time_window(query.from, query.to)?;
     let (target_type, target_id) = match query.target.as_deref().map(str::trim) {
         None => (None, None),
         Some("") => return Err(ApiError::invalid("target", "must be `type` or `type:id`")),

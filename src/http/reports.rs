@@ -14,6 +14,7 @@ use super::AppState;
 use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{AnyPerson, Caller, Json, Query, StaffOrAuditor};
+use super::views::time_window;
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
 use crate::domain::volunteering::{local_day, minutes_to_hours};
@@ -135,11 +136,7 @@ pub async fn volunteering_report(
     headers: HeaderMap,
     Query(query): Query<VolunteeringQuery>,
 ) -> ApiResult<Response> {
-    let level_id = match (query.level_id, caller.role) {
-        (Some(level_id), _) => level_id,
-        (None, Role::Organizer) => caller.level_id.ok_or_else(ApiError::forbidden)?,
-        (None, _) => return Err(ApiError::invalid("level_id", "name the level to report on")),
-    };
+    let level_id = report_level(&caller, query.level_id)?;
     let path = state.require_level(&caller, level_id).await?;
     let group_by = query.group_by.unwrap_or(GroupBy::Category);
     let reader = state.store.reader();
@@ -192,6 +189,15 @@ pub async fn volunteering_report(
         return Ok(csv_response(&report));
     }
     Ok(Json(report).into_response())
+}
+
+/// The level a report covers: the one named, or an organizer's own; admins and auditors name one.
+fn report_level(caller: &Caller<StaffOrAuditor>, level_id: Option<i64>) -> ApiResult<i64> {
+    match (level_id, caller.role) {
+        (Some(level_id), _) => Ok(level_id),
+        (None, Role::Organizer) => caller.level_id.ok_or_else(ApiError::forbidden),
+        (None, _) => Err(ApiError::invalid("level_id", "name the level to report on")),
+    }
 }
 
 fn csv_response(report: &VolunteeringReport) -> Response {
@@ -259,16 +265,8 @@ pub async fn award_list(
     headers: HeaderMap,
     Query(query): Query<AwardQuery>,
 ) -> ApiResult<Response> {
-    let level_id = match (query.level_id, caller.role) {
-        (Some(level_id), _) => level_id,
-        (None, Role::Organizer) => caller.level_id.ok_or_else(ApiError::forbidden)?,
-        (None, _) => return Err(ApiError::invalid("level_id", "name the level to list")),
-    };
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from >= to
-    {
-        return Err(ApiError::invalid("to", "must be after `from`"));
-    }
+    let level_id = report_level(&caller, query.level_id)?;
+    time_window(query.from, query.to)?;
     let path = state.require_level(&caller, level_id).await?;
     let mut logs = store::served_logs(state.store.reader(), &path, query.from, query.to).await?;
     logs.sort_by_key(|log| (log.served_at, log.log_id));

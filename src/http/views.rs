@@ -327,6 +327,14 @@ impl StatementQuery {
     }
 }
 
+/// Checks a time window: `to`, when given with `from`, comes after it.
+pub fn time_window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(), crate::domain::Invalid> {
+    match (from, to) {
+        (Some(from), Some(to)) if from >= to => Err(crate::domain::Invalid::one("to", "must be after `from`")),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a page size: 1..=PAGE_LIMIT_MAX, default PAGE_LIMIT_DEFAULT.
 pub fn page_limit(limit: Option<u64>) -> Result<u64, crate::domain::Invalid> {
     match limit {
