@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::domain::people::Role;
+use crate::domain::people::{Language, Role};
 
 /// Argon2id with OWASP's recommended parameters (19 MiB, 2 passes, 1 lane): the crate's defaults.
 fn argon2() -> Argon2<'static> {
@@ -66,6 +66,9 @@ pub struct Claims {
     pub level: Option<i64>,
     /// The session (refresh-token family) this token belongs to.
     pub sid: String,
+    /// The default language of the person's level, when one is set there or above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Language>,
 }
 
 impl Claims {
@@ -126,7 +129,15 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user_id: i64, role: Role, level: Option<i64>, session_id: &str, now: DateTime<Utc>) -> String {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        role: Role,
+        level: Option<i64>,
+        language: Option<Language>,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> String {
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -136,6 +147,7 @@ impl TokenKeys {
             role,
             level,
             sid: session_id.to_owned(),
+            lang: language,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current_kid.clone());

@@ -106,6 +106,8 @@ pub async fn seed(base: &str, admin_username: &str, admin_password: &str) -> any
 
     // The tree and its budgets.
     let city = id(&admin.post("/api/v1/levels", json!({"name": "江门市", "kind": "city"})).await?)?;
+    // Jiangmen's people read Chinese unless their client asks for English.
+    admin.call(reqwest::Method::PATCH, &format!("/api/v1/levels/{city}"), Some(json!({"language": "zh-CN"}))).await?;
     admin
         .post(
             &format!("/api/v1/levels/{city}/budget/fund"),

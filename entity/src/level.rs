@@ -19,6 +19,9 @@ pub struct Model {
     pub points_expire_months: Option<i32>,
     /// Points posted from this level's budget to each rider approved as a member here.
     pub welcome_points: Option<i64>,
+    /// The default language (`zh-CN` or `en`) of texts for the people at this level and below,
+    /// unless a level below sets its own; `None`: the level above's.
+    pub language: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

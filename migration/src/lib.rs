@@ -8,6 +8,7 @@ mod m20261122_000002_ledger;
 mod m20261122_000003_volunteering;
 mod m20261122_000004_spending;
 mod m20261122_000005_membership;
+mod m20261123_000006_level_language;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_volunteering::Migration),
             Box::new(m20261122_000004_spending::Migration),
             Box::new(m20261122_000005_membership::Migration),
+            Box::new(m20261123_000006_level_language::Migration),
         ]
     }
 }

@@ -37,6 +37,43 @@ string_enum! {
     }
 }
 
+/// The language of the texts people read: problems, and names kept in both languages. A level may
+/// set it as the default for the people at it and below; a client's `Accept-Language` comes first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub enum Language {
+    #[serde(rename = "zh-CN")]
+    Chinese,
+    #[default]
+    #[serde(rename = "en")]
+    English,
+}
+
+impl Language {
+    /// The BCP 47 tag, as stored and as sent in `Content-Language`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::Chinese => "zh-CN",
+            Language::English => "en",
+        }
+    }
+
+    pub fn parse(tag: &str) -> Option<Self> {
+        match tag {
+            "zh-CN" => Some(Language::Chinese),
+            "en" => Some(Language::English),
+            _ => None,
+        }
+    }
+
+    /// Of a name kept in both languages, the one in this language.
+    pub fn pick<'a>(self, chinese: &'a str, english: &'a str) -> &'a str {
+        match self {
+            Language::Chinese => chinese,
+            Language::English => english,
+        }
+    }
+}
+
 impl LevelKind {
     fn rank(self) -> u8 {
         match self {

@@ -69,8 +69,12 @@ async fn issue_tokens(
     let (refresh_token, refresh_hash) = new_opaque_token();
     let expires_at = now + TimeDelta::seconds(state.tokens.refresh_ttl_seconds);
     sessions::start(connection, user.id, family_id, refresh_hash, now, expires_at).await?;
+    let language = match user.level_id {
+        Some(level_id) => crate::store::levels::language_of(connection, level_id).await?,
+        None => None,
+    };
     Ok(TokenResponse {
-        access_token: state.tokens.issue(user.id, user.role, user.level_id, family_id, now),
+        access_token: state.tokens.issue(user.id, user.role, user.level_id, language, family_id, now),
         refresh_token,
         token_type: "Bearer".into(),
         expires_in: state.tokens.access_ttl_seconds,

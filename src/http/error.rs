@@ -303,14 +303,14 @@ pub async fn problemify(response: Response) -> Response {
     }
     let (slug, detail) = match status {
         StatusCode::NOT_FOUND => ("not-found", "there is no such resource; see /docs for the API".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed =
-                response.headers().get(header::ALLOW).and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
-            ("method-not-allowed", format!("this resource does not accept that method; allowed: {allowed}"))
-        }
+        // The router adds the `Allow` header after this layer has run.
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "this resource does not accept that method; the Allow header lists those it does".to_owned(),
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large".to_owned()),
         StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
-            ("unavailable", "the service could not answer in time; try again later".to_owned())
+            ("unavailable", "the service could not answer in time; try again later (a write sent again with the same Idempotency-Key is done once)".to_owned())
         }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported-media-type", "send the body as application/json".to_owned())

@@ -7,13 +7,13 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::TokenError;
-use crate::domain::people::Role;
+use crate::domain::people::{Language, Role};
 
 /// Longest `Idempotency-Key` accepted.
 const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
@@ -183,6 +183,8 @@ pub struct Caller<R: Allowed = AnyPerson> {
     pub level_id: Option<i64>,
     /// The session (refresh-token family) of the access token.
     pub session_id: String,
+    /// The language to answer in: the client's `Accept-Language`, else the caller's level's default.
+    pub language: Language,
     _allowed: PhantomData<R>,
 }
 
@@ -223,6 +225,7 @@ where
             role: claims.role,
             level_id: claims.level,
             session_id: claims.sid,
+            language: parts.extensions.get::<Language>().copied().unwrap_or_default(),
             _allowed: PhantomData,
         })
     }
@@ -255,4 +258,9 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteRequest {
         };
         Ok(WriteRequest { request_id, idempotency_key, path: parts.uri.path().to_owned() })
     }
+}
+
+/// For a field of a partial update: distinguishes absent (leave as is) from `null` (clear it).
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{AdminOnly, AnyPerson, Caller, Json, Path, StaffOrAuditor, WriteRequest};
+use super::extract::{AdminOnly, AnyPerson, Caller, Json, Path, StaffOrAuditor, WriteRequest, present};
 use super::views::{LevelNode, LevelView};
-use crate::domain::people::{self, LevelKind, Role};
+use crate::domain::people::{self, Language, LevelKind, Role};
 use crate::store::levels as level_store;
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -33,6 +33,12 @@ pub struct UpdateLevel {
     pub points_expire_months: Option<i32>,
     /// Points posted from this level's budget to each new member approved here; "0" turns it off.
     pub welcome_points: Option<crate::domain::points::Points>,
+    /// The default language of texts (problems, names) for the people here and below whose client
+    /// does not ask for one (`Accept-Language`): "zh-CN" or "en"; null follows the level above.
+    /// It applies from their next sign-in or token refresh.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Language>)]
+    pub language: Option<Option<Language>>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -178,6 +184,7 @@ pub async fn rename_level(
         approver_must_differ: body.approver_must_differ,
         points_expire_months,
         welcome_points,
+        language: body.language,
     };
     let work = state.begin(caller.user_id, &write, &body).await?;
     let level = level_store::update(&work, level_id, changes).await?;
@@ -190,6 +197,7 @@ pub async fn rename_level(
             "approver_must_differ": level.approver_must_differ,
             "points_expire_months": level.points_expire_months,
             "welcome_points": level.welcome_points,
+            "language": level.language,
         }),
     )
     .await?;

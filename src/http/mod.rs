@@ -25,6 +25,7 @@ pub mod redemptions;
 pub mod reports;
 pub mod rewards;
 pub mod throttle;
+pub mod translate;
 pub mod users;
 pub mod views;
 pub mod volunteering;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub subjects: Arc<crate::domain::membership::SubjectKeys>,
     /// Level paths by id. A level never moves, so an entry never goes stale.
     level_paths: Arc<RwLock<HashMap<i64, String>>>,
+    /// One signal batch at a time per partner on this server (see `partners::push_signals`).
+    signal_turns: Arc<std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
     pub partner_limiter: Arc<throttle::PartnerLimiter>,
 }
@@ -100,7 +103,20 @@ impl AppState {
             policy,
             subjects: Arc::new(subjects),
             level_paths: Arc::default(),
+            signal_turns: Arc::default(),
         }
+    }
+
+    /// Waits for this partner's turn to store a signal batch.
+    pub async fn signal_turn(&self, partner_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self
+            .signal_turns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(partner_id)
+            .or_default()
+            .clone();
+        turn.lock_owned().await
     }
 
     /// Starts the unit of work of a write, or short-circuits with the stored answer of a retry.
@@ -386,6 +402,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (api, mut openapi) = api_router().split_for_parts();
     document_common_answers(&mut openapi);
     let metrics_state = state.metrics.clone();
+    let language_state = state.clone();
     api.route("/metrics", axum::routing::get(health::metrics))
         // The docs show each operation's `x-roles`: who may call it.
         .merge(
@@ -395,9 +412,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
-        .layer(axum::middleware::map_response(error::problemify))
-        .layer(axum::middleware::from_fn(language::localize))
+        // Inside the problem layer, so that a request cut off by the time limit is a problem too.
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(axum::middleware::map_response(error::problemify))
+        .layer(axum::middleware::from_fn_with_state(language_state, language::localize))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(metrics_state, metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())

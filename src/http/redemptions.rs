@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{AnyPerson, Caller, Json, Path, Query, RiderOnly, Staff, WriteRequest};
 use super::rewards::visible_reward;
 use super::views::{EntryView, page_limit};
-use crate::domain::people::{Role, within};
+use crate::domain::people::{Language, Role, within};
 use crate::domain::points::Points;
 use crate::domain::spending::{self, RedemptionStatus, Unavailable};
 use crate::store::levels as level_store;
@@ -35,6 +35,8 @@ pub struct RedeemRequest {
 pub struct RedemptionView {
     pub id: i64,
     pub reward_id: i64,
+    /// The reward's name in the answer's language (`Accept-Language`, else the caller's level's default).
+    pub reward_name: String,
     pub reward_name_zh: String,
     pub reward_name_en: String,
     pub rider_id: i64,
@@ -54,11 +56,12 @@ pub struct RedemptionView {
 }
 
 impl RedemptionView {
-    pub fn for_viewer(record: RedemptionRecord, viewer_id: i64) -> Self {
+    pub fn for_viewer(record: RedemptionRecord, viewer_id: i64, language: Language) -> Self {
         let redemption = record.redemption;
         RedemptionView {
             id: redemption.id,
             reward_id: redemption.reward_id,
+            reward_name: language.pick(&record.reward_name_zh, &record.reward_name_en).to_owned(),
             reward_name_zh: record.reward_name_zh,
             reward_name_en: record.reward_name_en,
             rider_id: redemption.rider_id,
@@ -147,7 +150,7 @@ pub async fn redeem(
         json!({ "reward_id": reward.id, "quantity": quantity, "cost": cost }),
     )
     .await?;
-    let view = RedemptionView::for_viewer(record, caller.user_id);
+    let view = RedemptionView::for_viewer(record, caller.user_id, caller.language);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -178,7 +181,11 @@ pub async fn list_redemptions(
     };
     let page = store::redemptions(reader, rider, levels, query.status, state.store.now(), limit, query.cursor).await?;
     let list = RedemptionList {
-        redemptions: page.items.into_iter().map(|record| RedemptionView::for_viewer(record, caller.user_id)).collect(),
+        redemptions: page
+            .items
+            .into_iter()
+            .map(|record| RedemptionView::for_viewer(record, caller.user_id, caller.language))
+            .collect(),
         next_cursor: page.next_cursor,
     };
     if !csv::wanted(&headers) {
@@ -243,7 +250,7 @@ pub async fn get_redemption(
     Path(redemption_id): Path<i64>,
 ) -> ApiResult<Json<RedemptionView>> {
     let record = visible_redemption(&state, &caller, redemption_id).await?;
-    Ok(Json(RedemptionView::for_viewer(record, caller.user_id)))
+    Ok(Json(RedemptionView::for_viewer(record, caller.user_id, caller.language)))
 }
 
 /// Hand the reward over, checking the rider's pickup code: the held points are spent.
@@ -267,8 +274,10 @@ pub async fn fulfil(
     let work = state.begin(caller.user_id, &write, &body).await?;
     let (record, entry) = store::fulfil(&work, redemption_id, &body.pickup_code).await?;
     work.audit("redemption.fulfil", "redemption", redemption_id, json!({ "entry_id": entry.id })).await?;
-    let view =
-        FulfilledRedemption { redemption: RedemptionView::for_viewer(record, caller.user_id), entry: entry.into() };
+    let view = FulfilledRedemption {
+        redemption: RedemptionView::for_viewer(record, caller.user_id, caller.language),
+        entry: entry.into(),
+    };
     work.commit(200, &view).await?;
     Ok(Json(view))
 }
@@ -292,7 +301,7 @@ pub async fn cancel(
     let work = state.begin(caller.user_id, &write, &redemption_id).await?;
     let record = store::cancel(&work, redemption_id).await?;
     work.audit("redemption.cancel", "redemption", redemption_id, json!({})).await?;
-    let view = RedemptionView::for_viewer(record, caller.user_id);
+    let view = RedemptionView::for_viewer(record, caller.user_id, caller.language);
     work.commit(200, &view).await?;
     Ok(Json(view))
 }

@@ -50,6 +50,7 @@ pub struct VolunteeringQuery {
 pub struct ReportRow {
     /// Category code, squad id (or "none"), month (YYYY-MM, local time) or rider id.
     pub key: String,
+    /// The category's name in the answer's language, the squad's or rider's name, or the month.
     pub label: String,
     pub hours: Points,
     pub points: Points,
@@ -157,7 +158,10 @@ pub async fn volunteering_report(
         GroupBy::Category => store::categories(reader)
             .await?
             .into_iter()
-            .map(|category| (category.code, format!("{} / {}", category.name_zh, category.name_en)))
+            .map(|category| {
+                let name = caller.language.pick(&category.name_zh, &category.name_en).to_owned();
+                (category.code, name)
+            })
             .collect(),
         GroupBy::Squad => store::squads(reader, Some(&path))
             .await?

@@ -4,25 +4,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, Staff, WriteRequest};
-use crate::domain::people::Role;
+use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, Staff, WriteRequest, present};
+use crate::domain::people::{Language, Role};
 use crate::domain::points::Points;
 use crate::domain::spending::{self, LimitPeriod, RewardDraft, RewardKind};
 use crate::store::levels as level_store;
 use crate::store::spending::{self as store, RewardChanges, RewardRecord};
 
 const PROBLEMS: &str = "application/problem+json";
-
-/// Distinguishes an absent field (leave as is) from `null` (clear it).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 #[derive(Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub struct RedemptionLimit {
@@ -80,6 +75,8 @@ pub struct UpdateReward {
 pub struct RewardView {
     pub id: i64,
     pub level_id: i64,
+    /// The name in the answer's language (`Accept-Language`, else the caller's level's default).
+    pub name: String,
     pub name_zh: String,
     pub name_en: String,
     pub description: String,
@@ -100,11 +97,12 @@ pub struct RewardView {
 }
 
 impl RewardView {
-    pub fn new(reward: RewardRecord, now: DateTime<Utc>) -> Self {
+    pub fn new(reward: RewardRecord, now: DateTime<Utc>, language: Language) -> Self {
         let in_window = spending::availability(reward.active, reward.valid_from, reward.valid_until, now).is_ok();
         RewardView {
             id: reward.id,
             level_id: reward.level_id,
+            name: language.pick(&reward.name_zh, &reward.name_en).to_owned(),
             name_zh: reward.name_zh,
             name_en: reward.name_en,
             description: reward.description,
@@ -202,7 +200,7 @@ pub async fn create_reward(
         json!({ "level_id": reward.level_id, "name": reward.name_en, "cost": reward.cost }),
     )
     .await?;
-    let view = RewardView::new(reward, work.now());
+    let view = RewardView::new(reward, work.now(), caller.language);
     work.commit(201, &view).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -240,7 +238,9 @@ pub async fn list_rewards(
     }
     let rewards = store::rewards(reader, level_ids, only_active).await?;
     let now = state.store.now();
-    Ok(Json(RewardList { rewards: rewards.into_iter().map(|reward| RewardView::new(reward, now)).collect() }))
+    Ok(Json(RewardList {
+        rewards: rewards.into_iter().map(|reward| RewardView::new(reward, now, caller.language)).collect(),
+    }))
 }
 
 /// One reward.
@@ -256,7 +256,7 @@ pub async fn get_reward(
     Path(reward_id): Path<i64>,
 ) -> ApiResult<Json<RewardView>> {
     let reward = visible_reward(&state, &caller, reward_id).await?;
-    Ok(Json(RewardView::new(reward, state.store.now())))
+    Ok(Json(RewardView::new(reward, state.store.now(), caller.language)))
 }
 
 /// Change a reward: names, cost (for redemptions from now on), stock, limit, validity, active.
@@ -314,7 +314,7 @@ pub async fn update_reward(
         json!({ "active": reward.active, "cost": reward.cost, "stock": reward.stock_remaining }),
     )
     .await?;
-    let view = RewardView::new(reward, work.now());
+    let view = RewardView::new(reward, work.now(), caller.language);
     work.commit(200, &view).await?;
     Ok(Json(view))
 }

@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::ledger::{AccountKind, EntryKind, HoldStatus};
-use crate::domain::people::{LevelKind, Role, mask_phone};
+use crate::domain::people::{Language, LevelKind, Role, mask_phone};
 use crate::domain::points::Points;
 use crate::store::ledger::{AccountRecord, EntryRecord, HoldRecord, Reference, StatementLine};
 use crate::store::levels::LevelRecord;
@@ -40,6 +40,9 @@ pub struct LevelView {
     pub points_expire_months: Option<i32>,
     /// Points posted from this level's budget to each rider approved as a member here.
     pub welcome_points: Option<Points>,
+    /// The default language of texts (problems, names) for the people here and below, when their
+    /// client does not ask for one; null: the level above's (English at a city without one).
+    pub language: Option<Language>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -55,6 +58,7 @@ impl From<LevelRecord> for LevelView {
             approver_must_differ: level.approver_must_differ,
             points_expire_months: level.points_expire_months,
             welcome_points: level.welcome_points,
+            language: level.language,
             created_at: level.created_at,
             updated_at: level.updated_at,
         }

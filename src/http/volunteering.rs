@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{AdminOnly, AnyPerson, Caller, Json, Path, Query, Staff, StaffOrAuditor, WriteRequest};
 use super::views::page_limit;
-use crate::domain::people::{Phone, Role, within};
+use crate::domain::people::{Language, Phone, Role, within};
 use crate::domain::points::Points;
 use crate::domain::volunteering::{
     self, ActivityStatus, MULTIPLIER_ONE_BP, Rule, SQUAD_MEMBERS_PER_REQUEST_MAX, TITLE_CHARS_MAX, hours_to_minutes,
@@ -63,16 +63,19 @@ pub struct CategoryRuleView {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct CategoryView {
     pub code: String,
+    /// The name in the answer's language (`Accept-Language`, else the caller's level's default).
+    pub name: String,
     pub name_zh: String,
     pub name_en: String,
     pub rule: CategoryRuleView,
 }
 
-impl From<CategoryRecord> for CategoryView {
-    fn from(category: CategoryRecord) -> Self {
+impl CategoryView {
+    pub fn new(category: CategoryRecord, language: Language) -> Self {
         let rule = category.rule;
         CategoryView {
             code: category.code,
+            name: language.pick(&category.name_zh, &category.name_en).to_owned(),
             name_zh: category.name_zh,
             name_en: category.name_en,
             rule: CategoryRuleView {
@@ -121,10 +124,12 @@ pub struct PutRule {
     extensions(("x-roles" = json!(["admin", "organizer", "auditor", "rider"]))))]
 pub async fn list_categories(
     State(state): State<AppState>,
-    _caller: Caller<AnyPerson>,
+    caller: Caller<AnyPerson>,
 ) -> ApiResult<Json<CategoryList>> {
     let categories = store::categories(state.store.reader()).await?;
-    Ok(Json(CategoryList { categories: categories.into_iter().map(Into::into).collect() }))
+    Ok(Json(CategoryList {
+        categories: categories.into_iter().map(|category| CategoryView::new(category, caller.language)).collect(),
+    }))
 }
 
 /// Change a category's rule: this writes a new version; past awards keep theirs.
@@ -177,7 +182,7 @@ pub async fn put_rule(
     let work = state.begin(caller.user_id, &write, &body).await?;
     let category = store::put_rule(&work, &code, rule).await?;
     work.audit("rule.update", "category", &code, json!({ "version": category.rule.version })).await?;
-    let view = CategoryView::from(category);
+    let view = CategoryView::new(category, caller.language);
     work.commit(200, &view).await?;
     Ok(Json(view))
 }

@@ -8,7 +8,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::{StoreError, StoreResult, UnitOfWork, ledger};
 use crate::domain::ledger::{AccountId, AccountKind};
-use crate::domain::people::{LevelKind, level_path};
+use crate::domain::people::{Language, LevelKind, level_path};
 use entity::{account, level};
 
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub struct LevelRecord {
     pub points_expire_months: Option<i32>,
     /// Points posted from the level's budget to each rider approved as a member here.
     pub welcome_points: Option<crate::domain::points::Points>,
+    /// The default language of texts for the people here and below (unless a level below sets its own).
+    pub language: Option<Language>,
     pub budget_account_id: Option<AccountId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -46,6 +48,7 @@ fn record(model: level::Model, budget_account_id: Option<AccountId>) -> LevelRec
         approver_must_differ: model.approver_must_differ,
         points_expire_months: model.points_expire_months,
         welcome_points: model.welcome_points.map(crate::domain::points::Points::from_minor),
+        language: model.language.as_deref().and_then(Language::parse),
         budget_account_id,
         created_at: model.created_at,
         updated_at: model.updated_at,
@@ -82,6 +85,24 @@ pub async fn path_of(connection: &impl ConnectionTrait, level_id: i64) -> StoreR
         .into_tuple::<String>()
         .one(connection)
         .await?)
+}
+
+/// The default language for the people at a level: its own setting, else the nearest level
+/// above's; `None` when no level on the way to the city sets one.
+pub async fn language_of(connection: &impl ConnectionTrait, level_id: i64) -> StoreResult<Option<Language>> {
+    let Some(path) = path_of(connection, level_id).await? else { return Ok(None) };
+    let ancestors: Vec<i64> = path.split('/').filter_map(|id| id.parse().ok()).collect();
+    let settings: Vec<(String, String)> = level::Entity::find()
+        .select_only()
+        .column(level::Column::Path)
+        .column(level::Column::Language)
+        .filter(level::Column::Id.is_in(ancestors))
+        .filter(level::Column::Language.is_not_null())
+        .into_tuple()
+        .all(connection)
+        .await?;
+    // The deepest level that sets one has the longest path.
+    Ok(settings.into_iter().max_by_key(|(path, _)| path.len()).and_then(|(_, tag)| Language::parse(&tag)))
 }
 
 /// The ids of the levels at and under `root_path`.
@@ -158,11 +179,13 @@ pub struct LevelChanges {
     pub points_expire_months: Option<Option<i32>>,
     /// `Some(None)` turns welcome points off.
     pub welcome_points: Option<Option<crate::domain::points::Points>>,
+    /// `Some(None)` makes the level follow the level above.
+    pub language: Option<Option<Language>>,
 }
 
 /// Renames a level and/or changes its settings.
 pub async fn update(work: &UnitOfWork, level_id: i64, changes: LevelChanges) -> StoreResult<LevelRecord> {
-    let LevelChanges { name, approver_must_differ, points_expire_months, welcome_points } = changes;
+    let LevelChanges { name, approver_must_differ, points_expire_months, welcome_points, language } = changes;
     let mut update = level::Entity::update_many().col_expr(level::Column::UpdatedAt, Expr::value(work.now()));
     if let Some(name) = name {
         update = update.col_expr(level::Column::Name, Expr::value(name));
@@ -175,6 +198,9 @@ pub async fn update(work: &UnitOfWork, level_id: i64, changes: LevelChanges) -> 
     }
     if let Some(points) = welcome_points {
         update = update.col_expr(level::Column::WelcomePoints, Expr::value(points.map(|points| points.minor())));
+    }
+    if let Some(language) = language {
+        update = update.col_expr(level::Column::Language, Expr::value(language.map(Language::tag)));
     }
     let result = update.filter(level::Column::Id.eq(level_id)).exec(work.txn()).await?;
     if result.rows_affected == 0 {

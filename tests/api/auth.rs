@@ -124,7 +124,7 @@ fn kid() -> String {
     // The kid the service derives from its key; any other kid is refused outright.
     let keys_settings = union_ledger::config::Settings::for_database("sqlite::memory:", std::path::Path::new("."));
     let token =
-        TokenKeys::new(&keys_settings, JWT_SECRET.as_bytes(), None).issue(1, Role::Admin, None, "x", Utc::now());
+        TokenKeys::new(&keys_settings, JWT_SECRET.as_bytes(), None).issue(1, Role::Admin, None, None, "x", Utc::now());
     jsonwebtoken::decode_header(&token).unwrap().kid.unwrap()
 }
 
@@ -183,7 +183,7 @@ async fn forged_tampered_expired_and_misaddressed_tokens_are_refused() {
 async fn tokens_of_the_previous_key_stay_valid_after_rotation() {
     let database = TestDatabase::new().await;
     let mut settings = test_settings(&database);
-    let old = TokenKeys::new(&settings, JWT_SECRET.as_bytes(), None).issue(1, Role::Admin, None, "s", Utc::now());
+    let old = TokenKeys::new(&settings, JWT_SECRET.as_bytes(), None).issue(1, Role::Admin, None, None, "s", Utc::now());
     settings.jwt_previous_secret = settings.jwt_secret.take();
     settings.jwt_secret = Some(union_ledger::config::Secret::new("the-new-signing-key-the-new-signing-key-1234"));
     let app = spawn_with(database, settings).await;

@@ -74,8 +74,9 @@ pub struct TestApp {
     pub settings: Settings,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    /// Kept until the app is dropped; dropping it deletes the database.
-    _database: TestDatabase,
+    /// Kept until the app is dropped; dropping it deletes the database. A second server on the
+    /// same database (`spawn_beside`) holds none.
+    _database: Option<TestDatabase>,
 }
 
 pub fn test_settings(database: &TestDatabase) -> Settings {
@@ -93,6 +94,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(database: TestDatabase, settings: Settings) -> TestApp {
+    serve(Some(database), settings).await
+}
+
+impl TestApp {
+    /// A second server on this app's database with other settings; it must not outlive this app.
+    pub async fn spawn_beside(&self, settings: Settings) -> TestApp {
+        serve(None, settings).await
+    }
+}
+
+async fn serve(database: Option<TestDatabase>, settings: Settings) -> TestApp {
     let clock = Arc::new(OffsetClock::default());
     let application = Application::build_with_clock(&settings, clock.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
