@@ -13,6 +13,9 @@
 //! takes a transaction-level advisory lock first, so batches from several API servers on one
 //! database follow one another instead of deadlocking on each other's row locks; on SQLite it
 //! begins IMMEDIATE, taking the write lock before it reads.
+//!
+//! Work that touches no balance and no hash chain (a partner's signal batch) may run outside the
+//! batches in a transaction of its own (`GroupCommit::solo`), side by side on PostgreSQL.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -71,14 +74,15 @@ struct OpenBatch {
     audit: Vec<audit_event::ActiveModel>,
 }
 
-/// A unit's turn: the baton and the savepoint it works in.
+/// A unit's turn: the baton and the savepoint it works in; or, for a unit outside group commit
+/// (no baton), a transaction of its own.
 pub(super) struct Turn {
     /// `None` for the unit that opened the batch: it works in the batch's transaction itself, and
     /// if it fails the whole (so far empty) batch is rolled back, which saves two round trips.
     savepoint: Option<DatabaseTransaction>,
     pub(super) head: Mutex<Option<ChainHead>>,
     audit: Mutex<Vec<audit_event::ActiveModel>>,
-    baton: Baton,
+    baton: Option<Baton>,
 }
 
 /// The baton; handing it back wakes the flusher, so a batch is never left open with no one to commit it.
@@ -153,7 +157,17 @@ impl GroupCommit {
             }
         };
         let head = Mutex::new(baton.batch().head.clone());
-        Ok(Turn { savepoint, head, audit: Mutex::default(), baton })
+        Ok(Turn { savepoint, head, audit: Mutex::default(), baton: Some(baton) })
+    }
+
+    /// A unit in a transaction of its own, beside the batches, for work that touches no balance
+    /// and no hash chain. SQLite has one writer, so there it takes its turn in the batch instead.
+    pub(super) async fn solo(&self) -> StoreResult<Turn> {
+        if self.connection.get_database_backend() != DbBackend::Postgres {
+            return self.turn().await;
+        }
+        let txn = self.connection.begin().await?;
+        Ok(Turn { savepoint: Some(txn), head: Mutex::default(), audit: Mutex::default(), baton: None })
     }
 
     /// Commits the open batch, if any, and answers its members.
@@ -202,9 +216,14 @@ async fn commit_batch(
 }
 
 impl Turn {
-    /// Where this unit's statements go: its savepoint, or the batch's transaction if it opened it.
+    /// Where this unit's statements go: its savepoint (or own transaction), or the batch's
+    /// transaction if it opened it.
     pub(super) fn txn(&self) -> &DatabaseTransaction {
-        self.savepoint.as_ref().unwrap_or_else(|| &self.baton.batch().txn)
+        match (&self.savepoint, &self.baton) {
+            (Some(savepoint), _) => savepoint,
+            (None, Some(baton)) => &baton.batch().txn,
+            (None, None) => unreachable!("a unit outside group commit has its own transaction"),
+        }
     }
 
     /// Keeps an audit record to be written with the batch (and dropped with this unit if it fails).
@@ -215,17 +234,32 @@ impl Turn {
     /// Releases the savepoint, hands the baton on, and waits until the batch is durable.
     pub(super) async fn finish(self) -> StoreResult<()> {
         let Turn { savepoint, head, audit, baton } = self;
+        let head = head.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let audit = audit.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(baton) = baton else {
+            let txn = savepoint.expect("a unit outside group commit has its own transaction");
+            // The hash chain is extended in batches only; an entry here would fork it.
+            if head.is_some_and(|head| head.moved) {
+                return Err(StoreError::Database(DbErr::Custom("entries are posted in group commit only".into())));
+            }
+            return commit_batch(txn, None, audit).await.map_err(StoreError::from);
+        };
         if let Some(savepoint) = savepoint {
             savepoint.commit().await?;
         }
-        let head = head.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let audit = audit.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
         Self::wait_durable(baton, head, audit).await
     }
 
     /// Gives up this unit's work and waits until everything before it in the batch is durable.
     pub(super) async fn wait_for_batch(self) -> StoreResult<()> {
         let Turn { savepoint, baton, .. } = self;
+        let Some(baton) = baton else {
+            // Its own transaction: nothing before it to wait for.
+            if let Some(txn) = savepoint {
+                txn.rollback().await?;
+            }
+            return Ok(());
+        };
         match savepoint {
             Some(savepoint) => {
                 savepoint.rollback().await?;

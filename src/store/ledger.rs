@@ -6,12 +6,12 @@
 //! head's lock. Everything runs in the caller's transaction, so several requests can later share
 //! one transaction (group commit) while each keeps its own result.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
@@ -24,8 +24,9 @@ use crate::domain::ledger::{
 use crate::domain::points::Points;
 use entity::{account, hold, journal_entry, ledger_head, posting};
 
-/// Entries read per round trip while verifying.
-const VERIFY_ENTRIES_PER_BATCH: u64 = 2_000;
+/// Entries, and postings, read per round trip while verifying.
+const VERIFY_ENTRIES_PER_PAGE: u64 = 2_000;
+const VERIFY_POSTINGS_PER_PAGE: u64 = 5_000;
 /// Due holds expired per sweep.
 const EXPIRY_HOLDS_PER_SWEEP: u64 = 500;
 
@@ -934,61 +935,45 @@ pub async fn balance_at(
 /// Walks the hash chain and recomputes every account's balances from its postings and holds.
 pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyReport> {
     let mut verifier = Verifier::default();
-    let mut after_id = 0i64;
     let report = |verifier: &Verifier, accounts_checked, discrepancy| VerifyReport {
         entries_checked: verifier.entries_checked,
         accounts_checked,
         discrepancy,
     };
-    loop {
-        let entries = journal_entry::Entity::find()
-            .filter(journal_entry::Column::Id.gt(after_id))
-            .order_by_asc(journal_entry::Column::Id)
-            .limit(VERIFY_ENTRIES_PER_BATCH)
-            .all(connection)
-            .await?;
-        let Some(last) = entries.last() else { break };
-        let last_id = last.id;
-        let postings = posting::Entity::find()
-            .filter(posting::Column::EntryId.gt(after_id))
-            .filter(posting::Column::EntryId.lte(last_id))
-            .order_by_asc(posting::Column::EntryId)
-            .order_by_asc(posting::Column::Id)
-            .all(connection)
-            .await?;
-        let mut by_entry: HashMap<i64, Vec<StoredPosting>> = HashMap::new();
-        for posting in &postings {
-            by_entry.entry(posting.entry_id).or_default().push(StoredPosting {
-                account_id: posting.account_id,
-                amount: posting.amount,
-                balance_after: posting.balance_after,
-            });
-        }
-        for entry in &entries {
-            let stored = by_entry.remove(&entry.id).unwrap_or_default();
-            let pairs: Vec<(AccountId, i64)> =
-                stored.iter().map(|posting| (posting.account_id, posting.amount)).collect();
-            let content = EntryContent {
-                id: entry.id,
-                kind: &entry.kind,
-                reason: &entry.reason,
-                reference_type: entry.reference_type.as_deref(),
-                reference_id: entry.reference_id.as_deref(),
-                actor_id: entry.actor_id,
-                created_at: entry.created_at,
-                reverses_entry_id: entry.reverses_entry_id,
-                postings: &pairs,
-            };
-            if let Err(discrepancy) = verifier.entry(&content, &entry.prev_hash, &entry.hash, &stored) {
-                return Ok(report(&verifier, 0, Some(discrepancy)));
+    // Entries and postings are read as two sorted streams, a page at a time, and joined as they
+    // go: memory stays one page of each however large the journal or its entries are.
+    let mut entries = EntryPages { connection, after_id: 0, page: VecDeque::new(), done: false };
+    let mut postings = PostingPages { connection, after: (0, 0), page: VecDeque::new(), done: false };
+    while let Some(entry) = entries.next().await? {
+        let mut stored = Vec::new();
+        while let Some(&(entry_id, _, account_id, amount, balance_after)) = postings.peek().await? {
+            if entry_id > entry.id {
+                break;
             }
+            if entry_id < entry.id {
+                return Ok(report(&verifier, 0, Some(orphan_postings(entry_id))));
+            }
+            stored.push(StoredPosting { account_id, amount, balance_after });
+            postings.page.pop_front();
         }
-        if let Some((&entry_id, _)) = by_entry.iter().next() {
-            let discrepancy =
-                Discrepancy::Entry { entry_id, problem: "postings refer to an entry missing from the chain".into() };
+        let pairs: Vec<(AccountId, i64)> = stored.iter().map(|posting| (posting.account_id, posting.amount)).collect();
+        let content = EntryContent {
+            id: entry.id,
+            kind: &entry.kind,
+            reason: &entry.reason,
+            reference_type: entry.reference_type.as_deref(),
+            reference_id: entry.reference_id.as_deref(),
+            actor_id: entry.actor_id,
+            created_at: entry.created_at,
+            reverses_entry_id: entry.reverses_entry_id,
+            postings: &pairs,
+        };
+        if let Err(discrepancy) = verifier.entry(&content, &entry.prev_hash, &entry.hash, &stored) {
             return Ok(report(&verifier, 0, Some(discrepancy)));
         }
-        after_id = last_id;
+    }
+    if let Some(&(entry_id, ..)) = postings.peek().await? {
+        return Ok(report(&verifier, 0, Some(orphan_postings(entry_id))));
     }
     let head = ledger_head::Entity::find_by_id(1).one(connection).await?.ok_or(StoreError::NotFound("ledger head"))?;
     if let Err(discrepancy) = verifier.head(head.last_entry_id, &head.last_hash) {
@@ -1025,6 +1010,78 @@ pub async fn verify(connection: &impl ConnectionTrait) -> StoreResult<VerifyRepo
         }
     }
     Ok(report(&verifier, accounts.len() as u64, None))
+}
+
+fn orphan_postings(entry_id: EntryId) -> Discrepancy {
+    Discrepancy::Entry { entry_id, problem: "postings refer to an entry missing from the chain".into() }
+}
+
+/// The journal's entries in id order, read a page at a time.
+struct EntryPages<'a, C> {
+    connection: &'a C,
+    after_id: i64,
+    page: VecDeque<journal_entry::Model>,
+    done: bool,
+}
+
+impl<C: ConnectionTrait> EntryPages<'_, C> {
+    async fn next(&mut self) -> StoreResult<Option<journal_entry::Model>> {
+        if self.page.is_empty() && !self.done {
+            let page = journal_entry::Entity::find()
+                .filter(journal_entry::Column::Id.gt(self.after_id))
+                .order_by_asc(journal_entry::Column::Id)
+                .limit(VERIFY_ENTRIES_PER_PAGE)
+                .all(self.connection)
+                .await?;
+            self.done = (page.len() as u64) < VERIFY_ENTRIES_PER_PAGE;
+            if let Some(last) = page.last() {
+                self.after_id = last.id;
+            }
+            self.page = page.into();
+        }
+        Ok(self.page.pop_front())
+    }
+}
+
+/// Postings as (entry id, posting id, account, amount, balance after), in (entry, posting) order,
+/// read a page at a time.
+struct PostingPages<'a, C> {
+    connection: &'a C,
+    after: (i64, i64),
+    page: VecDeque<(i64, i64, i64, i64, i64)>,
+    done: bool,
+}
+
+impl<C: ConnectionTrait> PostingPages<'_, C> {
+    async fn peek(&mut self) -> StoreResult<Option<&(i64, i64, i64, i64, i64)>> {
+        if self.page.is_empty() && !self.done {
+            let (entry_id, posting_id) = self.after;
+            let page: Vec<(i64, i64, i64, i64, i64)> = posting::Entity::find()
+                .select_only()
+                .column(posting::Column::EntryId)
+                .column(posting::Column::Id)
+                .column(posting::Column::AccountId)
+                .column(posting::Column::Amount)
+                .column(posting::Column::BalanceAfter)
+                // A range on the entry index, then past the last posting read.
+                .filter(posting::Column::EntryId.gte(entry_id))
+                .filter(
+                    Condition::any().add(posting::Column::EntryId.gt(entry_id)).add(posting::Column::Id.gt(posting_id)),
+                )
+                .order_by_asc(posting::Column::EntryId)
+                .order_by_asc(posting::Column::Id)
+                .limit(VERIFY_POSTINGS_PER_PAGE)
+                .into_tuple()
+                .all(self.connection)
+                .await?;
+            self.done = (page.len() as u64) < VERIFY_POSTINGS_PER_PAGE;
+            if let Some(&(entry_id, posting_id, ..)) = page.last() {
+                self.after = (entry_id, posting_id);
+            }
+            self.page = page.into();
+        }
+        Ok(self.page.front())
+    }
 }
 
 async fn pending_sums(connection: &impl ConnectionTrait, side: hold::Column) -> StoreResult<HashMap<AccountId, i64>> {

@@ -22,6 +22,11 @@ use entity::{
 
 /// Subjects per query when evaluating rules for a batch's subjects.
 const SUBJECTS_PER_QUERY: usize = 500;
+/// Signal rows (events, daily counts) per multi-row insert: a prepared statement grows with its
+/// rows, and SQLite keeps its prepared statements in the server's memory.
+const SIGNAL_ROWS_PER_INSERT: usize = 250;
+/// Candidates per multi-row insert.
+const CANDIDATES_PER_INSERT: usize = 1_000;
 /// Signals summed over the daily aggregates (cast: PostgreSQL sums bigints as numeric).
 const TOTAL: &str = "CAST(SUM(\"count\") AS BIGINT)";
 /// Distinct active days.
@@ -50,7 +55,8 @@ pub struct Ingested {
     pub accepted: u64,
     /// Indexes (into the checked rows) of events this partner had already sent.
     pub duplicates: Vec<usize>,
-    pub candidates_created: u64,
+    /// The subjects of the batch: those who may have become candidates.
+    pub subjects: Vec<String>,
 }
 
 pub async fn create_partner(
@@ -146,6 +152,8 @@ pub async fn rotate_secret(
 
 /// Stores a batch of checked events, each once per partner and event id, and adds the new ones to
 /// the daily aggregates; events the partner sent before are answered as duplicates.
+/// Stores a partner's signal batch and adds it to the daily counts; candidates are made apart
+/// (`candidates_among`), in group commit, where every batch stored before is seen.
 pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]) -> StoreResult<Ingested> {
     // Duplicates within the batch first; then each event is inserted unless the partner sent it
     // before, and the insert itself says which were new (RETURNING): no lookup of the partner's
@@ -160,9 +168,12 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
             outcome.duplicates.push(index);
         }
     }
+    // Batches of one partner may be stored side by side (see `Store::begin_solo`): inserting in
+    // event id order means two of them never wait for each other's rows in opposite orders.
+    candidates.sort_unstable_by(|(_, a), (_, b)| a.event_id.cmp(&b.event_id));
     let now = work.now();
     let mut stored: HashSet<String> = HashSet::with_capacity(candidates.len());
-    for chunk in candidates.chunks(1_000) {
+    for chunk in candidates.chunks(SIGNAL_ROWS_PER_INSERT) {
         let inserted = signal_event::Entity::insert_many(chunk.iter().map(|(_, event)| signal_event::ActiveModel {
             partner_id: Set(partner_id),
             event_id: Set(event.event_id.clone()),
@@ -214,7 +225,7 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
             ..Default::default()
         })
         .collect();
-    for chunk in rows.chunks(1_000) {
+    for chunk in rows.chunks(SIGNAL_ROWS_PER_INSERT) {
         signal_daily::Entity::insert_many(chunk.to_vec())
             .on_conflict(
                 OnConflict::columns([
@@ -233,14 +244,22 @@ pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]
             .exec_without_returning(work.txn())
             .await?;
     }
-    let subjects: Vec<String> =
-        fresh.iter().map(|event| event.subject_key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    // Every subject of the batch, not only of its new events: a partner retrying a batch whose
+    // first answer was lost gets the candidates looked for again.
+    outcome.subjects =
+        events.iter().map(|event| event.subject_key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    Ok(outcome)
+}
+
+/// Makes candidates, by every active rule, of those of `subjects` who satisfy it now.
+pub async fn candidates_among(work: &UnitOfWork, subjects: &[String]) -> StoreResult<u64> {
+    let mut created = 0;
     if !subjects.is_empty() {
         for rule in active_rules(work.txn()).await? {
-            outcome.candidates_created += make_candidates(work, &rule, Some(&subjects)).await?;
+            created += make_candidates(work, &rule, Some(subjects)).await?;
         }
     }
-    Ok(outcome)
+    Ok(created)
 }
 
 /// What a partner sent, newest first (without subjects).
@@ -395,25 +414,33 @@ pub async fn matching_subjects(
     Ok(matched)
 }
 
-/// Partners and the busiest area per subject, in the window.
+/// Partners and the busiest area per subject, in the window: for the subjects named, or (`None`)
+/// for every subject seen in the window, in one pass.
 async fn partners_and_areas(
     connection: &impl ConnectionTrait,
     criteria: &RuleCriteria,
-    subjects: &[String],
+    subjects: Option<&[String]>,
     now: DateTime<Utc>,
 ) -> StoreResult<HashMap<String, (Vec<i64>, String, i64)>> {
     let first_day = criteria.first_day(now);
+    let chunks: Vec<Option<&[String]>> = match subjects {
+        Some(subjects) => subjects.chunks(SUBJECTS_PER_QUERY).map(Some).collect(),
+        None => vec![None],
+    };
     let mut found: HashMap<String, (Vec<i64>, String, i64)> = HashMap::new();
-    for chunk in subjects.chunks(SUBJECTS_PER_QUERY) {
-        let rows: Vec<(String, i64, String, i64)> = signal_daily::Entity::find()
+    for chunk in chunks {
+        let mut query = signal_daily::Entity::find()
             .select_only()
             .column(signal_daily::Column::SubjectKey)
             .column(signal_daily::Column::PartnerId)
             .column(signal_daily::Column::Area)
             .column_as(Expr::cust(TOTAL), "total")
             .filter(signal_daily::Column::Kind.eq(criteria.kind.as_str()))
-            .filter(signal_daily::Column::Day.gte(first_day.clone()))
-            .filter(signal_daily::Column::SubjectKey.is_in(chunk.iter().cloned()))
+            .filter(signal_daily::Column::Day.gte(first_day.clone()));
+        if let Some(chunk) = chunk {
+            query = query.filter(signal_daily::Column::SubjectKey.is_in(chunk.iter().cloned()));
+        }
+        let rows: Vec<(String, i64, String, i64)> = query
             .group_by(signal_daily::Column::SubjectKey)
             .group_by(signal_daily::Column::PartnerId)
             .group_by(signal_daily::Column::Area)
@@ -508,11 +535,16 @@ pub async fn make_candidates(work: &UnitOfWork, rule: &RuleRecord, subjects: Opt
     if new.is_empty() {
         return Ok(0);
     }
+    // Over everyone: one pass over the window instead of a lookup per 500 subjects.
     let new_keys: Vec<String> = new.iter().map(|(subject, _)| subject.clone()).collect();
-    let context = partners_and_areas(work.txn(), &criteria, &new_keys, work.now()).await?;
+    let named = subjects.map(|_| new_keys.as_slice());
+    let context = partners_and_areas(work.txn(), &criteria, named, work.now()).await?;
     let mut levels: HashMap<(Vec<i64>, String), Option<i64>> = HashMap::new();
-    let mut rows = Vec::with_capacity(new.len());
-    for (subject, mut evidence) in new {
+    let mut created = 0;
+    // Written a thousand at a time as they are made, so memory holds one chunk of rows.
+    let mut rows = Vec::with_capacity(CANDIDATES_PER_INSERT);
+    let mut new = new.into_iter().peekable();
+    while let Some((subject, mut evidence)) = new.next() {
         let (partner_ids, area, _) = context.get(&subject).cloned().unwrap_or_default();
         evidence.partner_ids = partner_ids.clone();
         let cache_key = (partner_ids.clone(), area.clone());
@@ -524,29 +556,29 @@ pub async fn make_candidates(work: &UnitOfWork, rule: &RuleRecord, subjects: Opt
                 level_id
             }
         };
-        let Some(level_id) = level_id else { continue };
-        rows.push(candidate::ActiveModel {
-            subject_key: Set(subject),
-            level_id: Set(level_id),
-            status: Set(CandidateStatus::Candidate.as_str().to_owned()),
-            rule_id: Set(rule.id),
-            rule_version: Set(rule.version),
-            evidence: Set(serde_json::to_string(&evidence).unwrap_or_default()),
-            invited_at: Set(None),
-            invited_by: Set(None),
-            created_at: Set(work.now()),
-            updated_at: Set(work.now()),
-            ..Default::default()
-        });
-    }
-    let mut created = 0;
-    for chunk in rows.chunks(1_000) {
-        let inserted = candidate::Entity::insert_many(chunk.to_vec())
-            .on_conflict_do_nothing_on([candidate::Column::SubjectKey])
-            .exec_without_returning(work.txn())
-            .await?;
-        if let sea_orm::TryInsertResult::Inserted(count) = inserted {
-            created += count;
+        if let Some(level_id) = level_id {
+            rows.push(candidate::ActiveModel {
+                subject_key: Set(subject),
+                level_id: Set(level_id),
+                status: Set(CandidateStatus::Candidate.as_str().to_owned()),
+                rule_id: Set(rule.id),
+                rule_version: Set(rule.version),
+                evidence: Set(serde_json::to_string(&evidence).unwrap_or_default()),
+                invited_at: Set(None),
+                invited_by: Set(None),
+                created_at: Set(work.now()),
+                updated_at: Set(work.now()),
+                ..Default::default()
+            });
+        }
+        if rows.len() == CANDIDATES_PER_INSERT || (new.peek().is_none() && !rows.is_empty()) {
+            let inserted = candidate::Entity::insert_many(std::mem::take(&mut rows))
+                .on_conflict_do_nothing_on([candidate::Column::SubjectKey])
+                .exec_without_returning(work.txn())
+                .await?;
+            if let sea_orm::TryInsertResult::Inserted(count) = inserted {
+                created += count;
+            }
         }
     }
     Ok(created)

@@ -42,6 +42,8 @@ use group::{GroupCommit, Turn};
 const POSTGRES_CONNECTIONS_MAX: u32 = 16;
 /// Reader connections on SQLite (the writer is one more).
 const SQLITE_READERS_MAX: u32 = 4;
+/// Prepared statements each SQLite connection keeps (least recently used go; a miss prepares again).
+const SQLITE_STATEMENTS_CACHED: usize = 24;
 /// How long SQLite waits for another process's lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -212,6 +214,15 @@ impl Store {
         Ok(Begun::Fresh(UnitOfWork { turn, context, idempotency_record_id }))
     }
 
+    /// Starts a unit of work outside group commit, in a transaction of its own, for writes that
+    /// touch no balance and no hash chain: they run side by side with each other and with the
+    /// batches on PostgreSQL (on SQLite, with its one writer, they join the open batch). No
+    /// `Idempotency-Key`; posting an entry in one is refused at commit.
+    pub async fn begin_solo(&self, actor_id: Option<i64>, request_id: Option<String>) -> StoreResult<UnitOfWork> {
+        let turn = self.group.solo().await?;
+        Ok(UnitOfWork { turn, context: Context { actor_id, request_id, now: self.now() }, idempotency_record_id: None })
+    }
+
     async fn find_replay(&self, key: &IdempotencyKey) -> StoreResult<Option<Replay>> {
         let found = idempotency_key::Entity::find()
             .filter(idempotency_key::Column::CallerId.eq(key.caller_id))
@@ -245,6 +256,14 @@ fn sqlite_options(database_url: &str, connections: u32) -> ConnectOptions {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                // On SQLite prepared statements live in this process, and a multi-row insert's is
+                // large: sqlx's default of a hundred per connection let signal batches grow the
+                // server past 150 MiB.
+                .statement_cache_capacity(SQLITE_STATEMENTS_CACHED)
+                // The bundled SQLite keeps temporary tables and sorts in memory; a rule's
+                // aggregate over a month of signals then grew the server by 100 MiB. On disk
+                // (the OS caches it), memory stays bounded by the page cache.
+                .pragma("temp_store", "FILE")
         });
     options
 }

@@ -331,3 +331,42 @@ async fn accounts_and_entries_are_visible_only_within_scope() {
     app.get("/api/v1/ledger/verify", &auditor.token).await.ok(200);
     app.get("/api/v1/ledger/verify", &organizer.token).await.problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn verify_reads_a_journal_larger_than_its_pages() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    app.fund(city, "100000.00").await;
+    let budget = app.budget_account(city).await;
+    let riders = app.bulk_riders(community, "1390000", 100).await;
+    let mut accounts = Vec::new();
+    for rider in riders {
+        accounts.push(app.account_of(rider).await);
+    }
+    // 60 entries of 100 transfers: more postings than verify reads in one page, so pages end
+    // inside entries.
+    for round in 0..60 {
+        let transfers: Vec<_> =
+            accounts.iter().map(|account| json!({"from": budget, "to": account, "amount": "1.00"})).collect();
+        app.post(
+            "/api/v1/entries",
+            &app.admin_token,
+            json!({"reason": format!("round {round}"), "transfers": transfers}),
+        )
+        .await
+        .ok(201);
+    }
+    let report = app.assert_verified().await;
+    assert_eq!(report["entries_checked"], 61, "{report}");
+
+    // A posting edited in the last entry, read from a later page, is still found.
+    let last: i64 = report["entries_checked"].as_i64().unwrap();
+    app.execute_sql(&format!(
+        "UPDATE postings SET amount = 200 WHERE entry_id = {last} AND account_id = {}",
+        accounts[99]
+    ))
+    .await;
+    let report = app.get("/api/v1/ledger/verify", &app.admin_token).await.ok(200).clone();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["discrepancy"]["entry_id"], last, "{report}");
+}

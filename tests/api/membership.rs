@@ -419,3 +419,47 @@ async fn inactive_members_lapse_once_and_can_renew() {
         .await
         .problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn riders_whose_swaps_arrive_in_batches_at_once_become_candidates_once() {
+    let app = spawn_app().await;
+    let (_, [district, _], _) = app.small_tree().await;
+    app.post("/api/v1/membership/rules", &app.admin_token, rule()).await.ok(201);
+    let (_, client_a, secret_a) = app.partner("铁塔换电", district).await;
+    let (_, client_b, secret_b) = app.partner("美团", district).await;
+    let token_a = app.client_token(&client_a, &secret_a).await.ok(200)["access_token"].as_str().unwrap().to_owned();
+    let token_b = app.client_token(&client_b, &secret_b).await.ok(200)["access_token"].as_str().unwrap().to_owned();
+    // Twelve riders, each seen by both partners for 5 days at 2 swaps a day: 10 swaps on 5 days from
+    // either alone (below 20 on 7 days), 20 swaps on 10 days together. The batches of both
+    // partners, 4 each, go at once; whichever order they are stored in, every rider is found once.
+    let phones: Vec<String> = (0..12).map(|index| format!("1381111{index:04}")).collect();
+    let mut requests = Vec::new();
+    for (token, prefix, first_day) in [(&token_a, "a", 1), (&token_b, "b", 6)] {
+        for chunk in phones.chunks(3) {
+            let mut events = Vec::new();
+            for phone in chunk {
+                for day in first_day..first_day + 5 {
+                    for swap in 0..2 {
+                        let at = now(&app) - TimeDelta::days(day) + TimeDelta::hours(swap * 3);
+                        events.push(
+                            json!({"event_id": format!("{prefix}-{phone}-{day}-{swap}"), "subject": {"phone": phone},
+                                           "kind": "battery_swap", "occurred_at": at.to_rfc3339(), "area": "蓬江区"}),
+                        );
+                    }
+                }
+            }
+            requests.push(push(&app, token, events));
+        }
+    }
+    let answers = futures::future::join_all(requests).await;
+    assert!(answers.iter().all(|answer| answer["accepted"] == 30), "{answers:?}");
+    let listed = app.get("/api/v1/membership/candidates?limit=100", &app.admin_token).await.ok(200).clone();
+    let candidates = listed["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 12, "{listed}");
+    assert!(candidates.iter().all(|candidate| candidate["evidence"]["signal_count"] == 20));
+    // Later swaps of a candidate make no second candidate.
+    let again = push(&app, &token_a, swaps(&app, "again", &phones[0], 1, 1, "蓬江区")).await;
+    assert_eq!(again["accepted"], 1);
+    let listed = app.get("/api/v1/membership/candidates?limit=100", &app.admin_token).await.ok(200).clone();
+    assert_eq!(listed["candidates"].as_array().unwrap().len(), 12);
+}
