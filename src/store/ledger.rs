@@ -15,6 +15,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use super::script::{Script, optional_integer};
 use super::{ChainHead, Context, Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{
     AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, GENESIS_HASH,
@@ -367,9 +368,17 @@ async fn resolve_hold(
 
 /// Writes the changed balances back with one statement, however many accounts changed.
 async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> StoreResult<()> {
+    if let Some(statement) = balances_statement(book) {
+        connection.execute_unprepared(&statement).await?;
+    }
+    Ok(())
+}
+
+/// The statement that writes the changed balances back, if any changed.
+fn balances_statement(book: &Book) -> Option<String> {
     let changed: Vec<&AccountState> = book.changed().collect();
     if changed.is_empty() {
-        return Ok(());
+        return None;
     }
     // Only integers go into this statement, so writing them inline is safe.
     let column = |name: &str, value: fn(&Balances) -> Points| {
@@ -378,23 +387,22 @@ async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> Store
         format!("{name} = CASE id{cases} END")
     };
     let ids: Vec<String> = changed.iter().map(|state| state.id.to_string()).collect();
-    let statement = format!(
+    Some(format!(
         "UPDATE accounts SET {}, {}, {}, {} WHERE id IN ({})",
         column("debits_posted", |balances| balances.debits_posted),
         column("credits_posted", |balances| balances.credits_posted),
         column("debits_pending", |balances| balances.debits_pending),
         column("credits_pending", |balances| balances.credits_pending),
         ids.join(",")
-    );
-    connection.execute_unprepared(&statement).await?;
-    Ok(())
+    ))
 }
 
 /// Rows per multi-row insert: well under SQLite's limit of bound parameters.
 const ROWS_PER_INSERT: usize = 1_000;
 
-/// Appends applied entries to the hash chain, in order. The chain head is read (and locked) once
-/// per batch of units and written back when the batch commits (see `store::group`).
+/// Appends applied entries to the hash chain, in order, with the book's changed balances and the
+/// entries' lots: one script, one round trip (see `store::script`). The chain head is read (and
+/// locked) once per batch of units and written back when the batch commits (see `store::group`).
 async fn append_entries(
     work: &UnitOfWork,
     book: &Book,
@@ -418,6 +426,10 @@ async fn append_entries(
     let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
     let mut prev_hash = head.last_hash;
     let mut records = Vec::with_capacity(batch.len());
+    let mut script = Script::new(connection.get_database_backend());
+    if let Some(statement) = balances_statement(book) {
+        script.push(&statement);
+    }
     let mut entry_rows = Vec::with_capacity(batch.len());
     let mut posting_rows = Vec::new();
     for (offset, (draft, planned)) in batch.iter().enumerate() {
@@ -436,25 +448,26 @@ async fn append_entries(
             postings: &posting_pairs,
         };
         let hash = entry_hash(&prev_hash, &content);
-        entry_rows.push(journal_entry::ActiveModel {
-            id: Set(id),
-            kind: Set(draft.kind.as_str().to_owned()),
-            reason: Set(draft.reason.clone()),
-            reference_type: Set(draft.reference.reference_type.clone()),
-            reference_id: Set(draft.reference.reference_id.clone()),
-            actor_id: Set(context.actor_id),
-            created_at: Set(created_at),
-            reverses_entry_id: Set(draft.reverses_entry_id),
-            prev_hash: Set(prev_hash.clone()),
-            hash: Set(hash.clone()),
-        });
-        posting_rows.extend(planned.iter().map(|posting| posting::ActiveModel {
-            entry_id: Set(id),
-            account_id: Set(posting.account_id),
-            amount: Set(posting.amount.minor()),
-            balance_after: Set(posting.balance_after.minor()),
-            created_at: Set(created_at),
-            ..Default::default()
+        entry_rows.push(format!(
+            "({id}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            script.text(draft.kind.as_str()),
+            script.text(&draft.reason),
+            script.optional_text(draft.reference.reference_type.as_deref()),
+            script.optional_text(draft.reference.reference_id.as_deref()),
+            optional_integer(context.actor_id),
+            script.time(created_at),
+            optional_integer(draft.reverses_entry_id),
+            script.text(&prev_hash),
+            script.text(&hash),
+        ));
+        posting_rows.extend(planned.iter().map(|posting| {
+            format!(
+                "({id}, {}, {}, {}, {})",
+                posting.account_id,
+                posting.amount.minor(),
+                posting.balance_after.minor(),
+                script.time(created_at)
+            )
         }));
         records.push(EntryRecord {
             id,
@@ -478,24 +491,30 @@ async fn append_entries(
                 .collect(),
         });
     }
-    let reversal = batch.iter().find_map(|(draft, _)| draft.reverses_entry_id);
     for chunk in entry_rows.chunks(ROWS_PER_INSERT) {
-        journal_entry::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await.map_err(
-            |error| match reversal {
-                Some(entry_id) if StoreError::is_unique_violation(&error) => {
-                    StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
-                }
-                _ => error.into(),
-            },
-        )?;
+        script.push(&format!(
+            "INSERT INTO journal_entries (id, kind, reason, reference_type, reference_id, actor_id, created_at, \
+             reverses_entry_id, prev_hash, hash) VALUES {}",
+            chunk.join(", ")
+        ));
     }
     for chunk in posting_rows.chunks(ROWS_PER_INSERT) {
-        posting::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await?;
+        script.push(&format!(
+            "INSERT INTO postings (entry_id, account_id, amount, balance_after, created_at) VALUES {}",
+            chunk.join(", ")
+        ));
     }
+    super::lots::record(connection, &mut script, book, &records).await?;
+    let reversal = batch.iter().find_map(|(draft, _)| draft.reverses_entry_id);
+    script.run(connection).await.map_err(|error| match reversal {
+        Some(entry_id) if StoreError::is_unique_violation(&error) => {
+            StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
+        }
+        _ => error.into(),
+    })?;
     let last = records.last().expect("a batch holds at least one entry");
     *work.chain_head().lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
         Some(ChainHead { last_entry_id: last.id, last_hash: last.hash.clone(), last_at: created_at, moved: true });
-    super::lots::record(connection, book, &records).await?;
     Ok(records)
 }
 
@@ -522,7 +541,6 @@ pub async fn post_entries(work: &UnitOfWork, drafts: &[EntryDraft]) -> StoreResu
     for draft in drafts {
         batch.push((draft, book.post(&draft.postings)?));
     }
-    write_balances(work.txn(), &book).await?;
     append_entries(work, &book, &batch).await
 }
 
@@ -531,7 +549,6 @@ pub async fn post_entry(work: &UnitOfWork, draft: EntryDraft) -> StoreResult<Ent
     let account_ids: BTreeSet<AccountId> = draft.postings.iter().map(|posting| posting.account_id).collect();
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
     let planned = book.post(&draft.postings)?;
-    write_balances(work.txn(), &book).await?;
     append_entry(work, &book, &draft, &planned).await
 }
 
@@ -700,7 +717,6 @@ pub async fn post_hold(
     }
     let amount = amount.unwrap_or(current.amount);
     let planned = book.post_hold(current.from_account_id, current.to_account_id, current.amount, amount)?;
-    write_balances(work.txn(), &book).await?;
     let reference = if current.reference.reference_type.is_some() {
         current.reference.clone()
     } else {
@@ -780,7 +796,6 @@ pub async fn post_holds_together(
     );
     let draft = EntryDraft { kind, reason, reference, postings, reverses_entry_id: None };
     let planned = book.post(&draft.postings)?;
-    write_balances(work.txn(), &book).await?;
     let entry = append_entry(work, &book, &draft, &planned).await?;
     for chunk in hold_ids.chunks(500) {
         hold::Entity::update_many()
@@ -838,7 +853,6 @@ pub async fn expire_lots(
         reverses_entry_id: None,
     };
     let planned = book.post(&draft.postings)?;
-    write_balances(work.txn(), &book).await?;
     Ok(Some(append_entry(work, &book, &draft, &planned).await?))
 }
 

@@ -6,20 +6,17 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Months, Utc};
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::StoreResult;
 use super::ledger::EntryRecord;
+use super::script::Script;
 use crate::domain::ledger::{AccountId, AccountKind, Book};
 use crate::domain::points::Points;
 use entity::lot;
-
-/// Lots read per round trip while consuming.
-const LOTS_PER_READ: u64 = 64;
 
 /// Points of a rider's account that expire on one date.
 #[derive(Clone, Debug)]
@@ -28,8 +25,15 @@ pub struct Expiring {
     pub amount: Points,
 }
 
-/// Records the lots of newly appended entries: credits to rider accounts open lots, debits consume them.
-pub async fn record(connection: &impl ConnectionTrait, book: &Book, entries: &[EntryRecord]) -> StoreResult<()> {
+/// Records the lots of newly appended entries: credits to rider accounts open lots (added to
+/// `script`), debits consume them (at once: most take the first lot with one statement). A debit
+/// may spend a lot opened earlier in the same call, so the script runs first when it holds one.
+pub(super) async fn record(
+    connection: &impl ConnectionTrait,
+    script: &mut Script,
+    book: &Book,
+    entries: &[EntryRecord],
+) -> StoreResult<()> {
     let is_rider = |account_id: AccountId| book.get(account_id).is_some_and(|state| state.kind == AccountKind::Rider);
     let credited: BTreeSet<AccountId> = entries
         .iter()
@@ -38,7 +42,8 @@ pub async fn record(connection: &impl ConnectionTrait, book: &Book, entries: &[E
         .map(|posting| posting.account_id)
         .collect();
     let months = expiry_months(connection, &credited).await?;
-    let mut new_lots: Vec<lot::ActiveModel> = Vec::new();
+    let mut new_lots: Vec<String> = Vec::new();
+    let mut opened: BTreeSet<AccountId> = BTreeSet::new();
     for entry in entries {
         for posting in entry.postings.iter().filter(|posting| is_rider(posting.account_id)) {
             if posting.amount.is_positive() {
@@ -47,34 +52,41 @@ pub async fn record(connection: &impl ConnectionTrait, book: &Book, entries: &[E
                     .copied()
                     .flatten()
                     .and_then(|months| entry.created_at.checked_add_months(Months::new(months)));
-                new_lots.push(lot::ActiveModel {
-                    account_id: Set(posting.account_id),
-                    entry_id: Set(entry.id),
-                    amount: Set(posting.amount.minor()),
-                    remaining: Set(posting.amount.minor()),
-                    earned_at: Set(entry.created_at),
-                    expires_at: Set(expires_at),
-                    ..Default::default()
-                });
+                new_lots.push(format!(
+                    "({}, {}, {amount}, {amount}, {}, {})",
+                    posting.account_id,
+                    entry.id,
+                    script.time(entry.created_at),
+                    script.optional_time(expires_at),
+                    amount = posting.amount.minor(),
+                ));
+                opened.insert(posting.account_id);
             } else if posting.amount.is_negative() {
-                // A debit may spend a lot opened earlier in this same batch.
-                flush(connection, &mut new_lots).await?;
+                if opened.contains(&posting.account_id) {
+                    open(script, &mut new_lots);
+                    script.run_now(connection).await?;
+                    opened.clear();
+                }
                 consume(connection, posting.account_id, -posting.amount.minor()).await?;
             }
         }
     }
-    flush(connection, &mut new_lots).await
-}
-
-async fn flush(connection: &impl ConnectionTrait, new_lots: &mut Vec<lot::ActiveModel>) -> StoreResult<()> {
-    for chunk in new_lots.chunks(1_000) {
-        lot::Entity::insert_many(chunk.to_vec()).exec_without_returning(connection).await?;
-    }
-    new_lots.clear();
+    open(script, &mut new_lots);
     Ok(())
 }
 
-/// Takes `amount` (minor units) out of an account's lots, soonest-expiring first.
+fn open(script: &mut Script, new_lots: &mut Vec<String>) {
+    for chunk in new_lots.chunks(1_000) {
+        script.push(&format!(
+            "INSERT INTO lots (account_id, entry_id, amount, remaining, earned_at, expires_at) VALUES {}",
+            chunk.join(", ")
+        ));
+    }
+    new_lots.clear();
+}
+
+/// Takes `amount` (minor units) out of an account's lots, soonest-expiring first (never-expiring
+/// last).
 async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amount: i64) -> StoreResult<()> {
     // Most debits fit in the first lot: take them with one statement (integers only).
     let first_lot = format!(
@@ -85,34 +97,17 @@ async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amoun
     if connection.execute_unprepared(&first_lot).await?.rows_affected() == 1 {
         return Ok(());
     }
-    let mut left = amount;
-    while left > 0 {
-        let lots = lot::Entity::find()
-            .filter(lot::Column::AccountId.eq(account_id))
-            .filter(lot::Column::Remaining.gt(0))
-            .order_by(Expr::col(lot::Column::ExpiresAt).is_null(), Order::Asc)
-            .order_by_asc(lot::Column::ExpiresAt)
-            .order_by_asc(lot::Column::EarnedAt)
-            .order_by_asc(lot::Column::Id)
-            .limit(LOTS_PER_READ)
-            .all(connection)
-            .await?;
-        if lots.is_empty() {
-            break;
-        }
-        for lot in lots {
-            let taken = std::cmp::min(lot.remaining, left);
-            lot::Entity::update_many()
-                .col_expr(lot::Column::Remaining, Expr::value(lot.remaining - taken))
-                .filter(lot::Column::Id.eq(lot.id))
-                .exec(connection)
-                .await?;
-            left -= taken;
-            if left == 0 {
-                break;
-            }
-        }
-    }
+    // Otherwise each lot in turn gives what is left to take after the lots before it.
+    let spread = format!(
+        "UPDATE lots SET remaining = lots.remaining - taking.amount FROM (\
+           SELECT id, CASE WHEN before + remaining <= {amount} THEN remaining ELSE {amount} - before END AS amount \
+           FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY (expires_at IS NULL), expires_at, earned_at, id \
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - remaining AS before \
+                 FROM lots WHERE account_id = {account_id} AND remaining > 0) AS ordered \
+           WHERE before < {amount}) AS taking \
+         WHERE lots.id = taking.id"
+    );
+    connection.execute_unprepared(&spread).await?;
     Ok(())
 }
 
@@ -126,16 +121,20 @@ async fn expiry_months(
         return Ok(HashMap::new());
     }
     // Each account's level and every level above it that sets an expiry, in one query; the deepest
-    // (longest path) wins. Only integers go into the statement.
-    let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+    // (longest path) wins. The ids are bound, so the statement is prepared once per count of ids.
+    let backend = connection.get_database_backend();
+    let placeholders: Vec<String> = (1..=accounts.len())
+        .map(|n| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() })
+        .collect();
     let sql = format!(
         "SELECT a.id AS account_id, anc.path AS path, anc.points_expire_months AS months \
          FROM accounts a JOIN levels l ON l.id = a.level_id \
          JOIN levels anc ON anc.points_expire_months IS NOT NULL AND l.path LIKE anc.path || '%' \
          WHERE a.id IN ({})",
-        ids.join(",")
+        placeholders.join(",")
     );
-    let rows = connection.query_all_raw(Statement::from_string(connection.get_database_backend(), sql)).await?;
+    let values = accounts.iter().map(|account_id| sea_orm::Value::from(*account_id));
+    let rows = connection.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     let mut months: HashMap<AccountId, (usize, Option<u32>)> =
         accounts.iter().map(|account_id| (*account_id, (0, None))).collect();
     for row in rows {

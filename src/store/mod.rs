@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod levels;
 pub mod lots;
 pub mod membership;
+mod script;
 pub mod sessions;
 pub mod spending;
 pub mod users;

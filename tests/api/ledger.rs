@@ -370,3 +370,27 @@ async fn verify_reads_a_journal_larger_than_its_pages() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["discrepancy"]["entry_id"], last, "{report}");
 }
+
+#[tokio::test]
+async fn any_reason_is_stored_exactly_as_sent_and_chains() {
+    // A posting's writes go to the database as one script with its values inline (store::script):
+    // quotes, backslashes, statement separators, comments and Chinese come back byte for byte.
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let rider = app.rider("13800000001", community).await.account_id.unwrap();
+    let budget = app.budget_account(city).await;
+    app.fund(city, "10.00").await;
+    let reason = "奶茶 'quoted' \"double\" back\\slash \\' ); DROP TABLE accounts; -- /* ☕ E'\\x00' $$";
+    let posted = app
+        .post(
+            "/api/v1/entries",
+            &app.admin_token,
+            json!({"reason": reason, "transfers": [{"from": budget, "to": rider, "amount": "1.50"}]}),
+        )
+        .await;
+    let entry_id = posted.ok(201)["id"].as_i64().unwrap();
+    let read = app.get(&format!("/api/v1/entries/{entry_id}"), &app.admin_token).await;
+    assert_eq!(read.ok(200)["reason"], reason);
+    assert_eq!(app.balance(rider).await, "1.50");
+    app.assert_verified().await;
+}
