@@ -123,6 +123,9 @@ pub struct AccountState {
     pub kind: AccountKind,
     pub no_overdraft: bool,
     pub balances: Balances,
+    /// After how many months points credited to it expire (a rider's level, or the nearest level
+    /// above that sets it); `None`: never.
+    pub points_expire_months: Option<u32>,
 }
 
 /// Points moving from one account to another.
@@ -530,9 +533,27 @@ mod tests {
 
     fn book(funded: i64) -> Book {
         let mut book = Book::new([
-            AccountState { id: 1, kind: AccountKind::Issuance, no_overdraft: false, balances: Balances::default() },
-            AccountState { id: 2, kind: AccountKind::Rider, no_overdraft: true, balances: Balances::default() },
-            AccountState { id: 3, kind: AccountKind::Rider, no_overdraft: true, balances: Balances::default() },
+            AccountState {
+                id: 1,
+                kind: AccountKind::Issuance,
+                no_overdraft: false,
+                balances: Balances::default(),
+                points_expire_months: None,
+            },
+            AccountState {
+                id: 2,
+                kind: AccountKind::Rider,
+                no_overdraft: true,
+                balances: Balances::default(),
+                points_expire_months: None,
+            },
+            AccountState {
+                id: 3,
+                kind: AccountKind::Rider,
+                no_overdraft: true,
+                balances: Balances::default(),
+                points_expire_months: None,
+            },
         ]);
         book.post(&transfers_to_postings(&[Transfer { from: 1, to: 2, amount: points(funded) }])).unwrap();
         book
@@ -642,7 +663,7 @@ mod tests {
         fn invariants_hold_under_any_sequence(operations in prop::collection::vec(operation(), 1..60)) {
             // Account 0 is the issuance account: the only one allowed below zero.
             let ids: Vec<AccountId> = (1..=ACCOUNTS as i64).collect();
-            let mut book = Book::new(ids.iter().map(|&id| AccountState { id, kind: if id == 1 { AccountKind::Issuance } else { AccountKind::Rider }, no_overdraft: id != 1, balances: Balances::default() }));
+            let mut book = Book::new(ids.iter().map(|&id| AccountState { id, kind: if id == 1 { AccountKind::Issuance } else { AccountKind::Rider }, no_overdraft: id != 1, balances: Balances::default(), points_expire_months: None }));
             let mut journal: Vec<Vec<PlannedPosting>> = Vec::new();
             let mut reversed = vec![false; 0];
             let mut holds: Vec<(AccountId, AccountId, Points, bool)> = Vec::new();

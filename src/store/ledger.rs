@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 
 use super::script::{Script, optional_integer};
@@ -297,11 +297,11 @@ async fn lock_book_counting_expiries(
     now: DateTime<Utc>,
 ) -> StoreResult<(Book, u64)> {
     let mut rows = lock_accounts(connection, account_ids).await?;
-    if let Some(missing) = account_ids.iter().find(|id| !rows.iter().any(|row| row.id == **id)) {
+    if let Some(missing) = account_ids.iter().find(|id| !rows.iter().any(|row| row.account.id == **id)) {
         return Err(crate::domain::ledger::LedgerError::UnknownAccount(*missing).into());
     }
     // Only an account with something pending can have a due hold: most writes skip this query.
-    let has_pending = rows.iter().any(|row| row.debits_pending != 0 || row.credits_pending != 0);
+    let has_pending = rows.iter().any(|row| row.account.debits_pending != 0 || row.account.credits_pending != 0);
     let due = if has_pending {
         let ids: Vec<AccountId> = account_ids.iter().copied().collect();
         due_holds(connection, &ids, now).await?
@@ -318,10 +318,11 @@ async fn lock_book_counting_expiries(
         rows.extend(lock_accounts(connection, &others).await?);
     }
     let mut book = Book::new(rows.iter().map(|row| AccountState {
-        id: row.id,
-        kind: AccountKind::parse(&row.kind).unwrap_or(AccountKind::Rider),
-        no_overdraft: row.no_overdraft,
-        balances: balances(row),
+        id: row.account.id,
+        kind: AccountKind::parse(&row.account.kind).unwrap_or(AccountKind::Rider),
+        no_overdraft: row.account.no_overdraft,
+        balances: balances(&row.account),
+        points_expire_months: row.points_expire_months.and_then(|months| u32::try_from(months).ok()),
     }));
     let mut expired = 0;
     for due_hold in due {
@@ -333,14 +334,37 @@ async fn lock_book_counting_expiries(
     Ok((book, expired))
 }
 
+/// A locked account and when points credited to it expire.
+struct LockedAccount {
+    account: account::Model,
+    points_expire_months: Option<i32>,
+}
+
+impl FromQueryResult for LockedAccount {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(LockedAccount {
+            account: account::Model::from_query_result(row, prefix)?,
+            points_expire_months: row.try_get(prefix, "points_expire_months")?,
+        })
+    }
+}
+
+/// The expiry setting of the account's level or of the nearest level above that sets one (the
+/// longest path wins), read with the lock so that crediting a rider costs no extra round trip.
+const POINTS_EXPIRE_MONTHS: &str = "(SELECT anc.points_expire_months FROM levels l \
+     JOIN levels anc ON anc.points_expire_months IS NOT NULL AND l.path LIKE anc.path || '%' \
+     WHERE l.id = accounts.level_id ORDER BY LENGTH(anc.path) DESC LIMIT 1)";
+
 async fn lock_accounts(
     connection: &impl ConnectionTrait,
     account_ids: &BTreeSet<AccountId>,
-) -> StoreResult<Vec<account::Model>> {
+) -> StoreResult<Vec<LockedAccount>> {
     Ok(account::Entity::find()
+        .column_as(Expr::cust(POINTS_EXPIRE_MONTHS), "points_expire_months")
         .filter(account::Column::Id.is_in(account_ids.iter().copied()))
         .order_by_asc(account::Column::Id)
         .lock_exclusive()
+        .into_model::<LockedAccount>()
         .all(connection)
         .await?)
 }

@@ -7,9 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Months, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::StoreResult;
 use super::ledger::EntryRecord;
@@ -35,22 +33,14 @@ pub(super) async fn record(
     entries: &[EntryRecord],
 ) -> StoreResult<()> {
     let is_rider = |account_id: AccountId| book.get(account_id).is_some_and(|state| state.kind == AccountKind::Rider);
-    let credited: BTreeSet<AccountId> = entries
-        .iter()
-        .flat_map(|entry| entry.postings.iter())
-        .filter(|posting| posting.amount.is_positive() && is_rider(posting.account_id))
-        .map(|posting| posting.account_id)
-        .collect();
-    let months = expiry_months(connection, &credited).await?;
     let mut new_lots: Vec<String> = Vec::new();
     let mut opened: BTreeSet<AccountId> = BTreeSet::new();
     for entry in entries {
         for posting in entry.postings.iter().filter(|posting| is_rider(posting.account_id)) {
             if posting.amount.is_positive() {
-                let expires_at = months
-                    .get(&posting.account_id)
-                    .copied()
-                    .flatten()
+                let expires_at = book
+                    .get(posting.account_id)
+                    .and_then(|state| state.points_expire_months)
                     .and_then(|months| entry.created_at.checked_add_months(Months::new(months)));
                 new_lots.push(format!(
                     "({}, {}, {amount}, {amount}, {}, {})",
@@ -109,45 +99,6 @@ async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amoun
     );
     connection.execute_unprepared(&spread).await?;
     Ok(())
-}
-
-/// For each rider account: after how many months its new points expire (the setting of its level,
-/// or of the nearest level above that has one).
-async fn expiry_months(
-    connection: &impl ConnectionTrait,
-    accounts: &BTreeSet<AccountId>,
-) -> StoreResult<HashMap<AccountId, Option<u32>>> {
-    if accounts.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // Each account's level and every level above it that sets an expiry, in one query; the deepest
-    // (longest path) wins. The ids are bound, so the statement is prepared once per count of ids.
-    let backend = connection.get_database_backend();
-    let placeholders: Vec<String> = (1..=accounts.len())
-        .map(|n| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() })
-        .collect();
-    let sql = format!(
-        "SELECT a.id AS account_id, anc.path AS path, anc.points_expire_months AS months \
-         FROM accounts a JOIN levels l ON l.id = a.level_id \
-         JOIN levels anc ON anc.points_expire_months IS NOT NULL AND l.path LIKE anc.path || '%' \
-         WHERE a.id IN ({})",
-        placeholders.join(",")
-    );
-    let values = accounts.iter().map(|account_id| sea_orm::Value::from(*account_id));
-    let rows = connection.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    let mut months: HashMap<AccountId, (usize, Option<u32>)> =
-        accounts.iter().map(|account_id| (*account_id, (0, None))).collect();
-    for row in rows {
-        let account_id: i64 = row.try_get("", "account_id")?;
-        let path: String = row.try_get("", "path")?;
-        let setting: i32 = row.try_get("", "months")?;
-        if let Some(deepest) = months.get_mut(&account_id)
-            && path.len() > deepest.0
-        {
-            *deepest = (path.len(), u32::try_from(setting).ok());
-        }
-    }
-    Ok(months.into_iter().map(|(account_id, (_, months))| (account_id, months)).collect())
 }
 
 /// Points of an account already past their expiry and not yet moved to breakage (minor units).

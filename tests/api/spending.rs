@@ -512,3 +512,41 @@ async fn points_expire_oldest_first_into_breakage_once() {
     assert_eq!(app.balance(breakage).await, "6.00");
     app.assert_verified().await;
 }
+
+#[tokio::test]
+async fn the_nearest_level_that_sets_an_expiry_decides_when_new_points_expire() {
+    let app = spawn_app().await;
+    let setup = setup(&app).await;
+    for (level, months) in [(setup.city, 12), (setup.community_a, 1)] {
+        app.request(
+            Method::PATCH,
+            &format!("/api/v1/levels/{level}"),
+            Some(&app.admin_token),
+            Some(json!({"points_expire_months": months})),
+        )
+        .await
+        .ok(200);
+    }
+    let near = app.rider("13800000001", setup.community_a).await.account_id.unwrap();
+    let far = app.rider("13800000002", setup.community_b).await.account_id.unwrap();
+    let outside = app.budget_account(setup.district_b).await;
+    give(&app, setup.city, &[near, far], "3.00").await;
+    let now = chrono::Utc::now();
+    let expires = |account: Value| -> chrono::DateTime<chrono::Utc> {
+        account["expiring"][0]["expires_at"].as_str().unwrap().parse().unwrap()
+    };
+    let near_expiry = expires(app.account(near).await);
+    let far_expiry = expires(app.account(far).await);
+    assert!(near_expiry > now + TimeDelta::days(27) && near_expiry < now + TimeDelta::days(32), "{near_expiry}");
+    assert!(far_expiry > now + TimeDelta::days(364) && far_expiry < now + TimeDelta::days(367), "{far_expiry}");
+    // A budget's credits open no lots: nothing of it expires.
+    app.post(
+        "/api/v1/entries",
+        &app.admin_token,
+        json!({"reason": "to a budget", "transfers": [{"from": app.budget_account(setup.city).await, "to": outside, "amount": "1.00"}]}),
+    )
+    .await
+    .ok(201);
+    assert_eq!(app.account(outside).await["expiring"], json!([]));
+    app.assert_verified().await;
+}
