@@ -126,6 +126,15 @@ pub struct AccountState {
     /// After how many months points credited to it expire (a rider's level, or the nearest level
     /// above that sets it); `None`: never.
     pub points_expire_months: Option<u32>,
+    /// The lot a debit of a rider's account takes from first, as it was when the account was read.
+    pub first_lot: Option<FirstLot>,
+}
+
+/// A lot's id and what is left of it (minor units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirstLot {
+    pub id: i64,
+    pub remaining: i64,
 }
 
 /// Points moving from one account to another.
@@ -539,6 +548,7 @@ mod tests {
                 no_overdraft: false,
                 balances: Balances::default(),
                 points_expire_months: None,
+                first_lot: None,
             },
             AccountState {
                 id: 2,
@@ -546,6 +556,7 @@ mod tests {
                 no_overdraft: true,
                 balances: Balances::default(),
                 points_expire_months: None,
+                first_lot: None,
             },
             AccountState {
                 id: 3,
@@ -553,6 +564,7 @@ mod tests {
                 no_overdraft: true,
                 balances: Balances::default(),
                 points_expire_months: None,
+                first_lot: None,
             },
         ]);
         book.post(&transfers_to_postings(&[Transfer { from: 1, to: 2, amount: points(funded) }])).unwrap();
@@ -663,7 +675,7 @@ mod tests {
         fn invariants_hold_under_any_sequence(operations in prop::collection::vec(operation(), 1..60)) {
             // Account 0 is the issuance account: the only one allowed below zero.
             let ids: Vec<AccountId> = (1..=ACCOUNTS as i64).collect();
-            let mut book = Book::new(ids.iter().map(|&id| AccountState { id, kind: if id == 1 { AccountKind::Issuance } else { AccountKind::Rider }, no_overdraft: id != 1, balances: Balances::default(), points_expire_months: None }));
+            let mut book = Book::new(ids.iter().map(|&id| AccountState { id, kind: if id == 1 { AccountKind::Issuance } else { AccountKind::Rider }, no_overdraft: id != 1, balances: Balances::default(), points_expire_months: None, first_lot: None }));
             let mut journal: Vec<Vec<PlannedPosting>> = Vec::new();
             let mut reversed = vec![false; 0];
             let mut holds: Vec<(AccountId, AccountId, Points, bool)> = Vec::new();

@@ -2,12 +2,13 @@
 //!
 //! Units of work take turns (the baton, a fair mutex), each inside its own savepoint of the open
 //! batch's transaction, so one request's failure rolls back only its own work and never its
-//! neighbours'. A finishing unit releases its savepoint and opens the next one in the same round
-//! trip, so under load a unit pays one round trip for its savepoint, not two. When a unit finishes, it releases its savepoint, joins the batch's members and wakes
-//! the flusher; the flusher queues for the baton behind every unit already waiting, so a batch holds
-//! whatever arrived while the previous one was being flushed. It then commits the batch and only
-//! then answers its members: an answer always follows a durable commit. With one client a batch is
-//! one unit and nothing waits.
+//! neighbours'. When a unit finishes, it releases its savepoint and opens the next unit's in the
+//! same round trip (under load a unit pays one round trip for its savepoint, not two), joins the
+//! batch's members and wakes the flusher; the flusher queues for the baton behind every unit
+//! already waiting, so a batch holds whatever arrived while the previous one was being flushed. It
+//! then commits the batch and only then answers its members: an answer always follows a durable
+//! commit. With one client a batch is one unit and nothing waits. A unit that gives up leaves its
+//! savepoint to be rolled back by whoever holds the batch next, or before the commit.
 //!
 //! Units run one after another, so the order of entries in a batch is the order of the hash chain,
 //! and the chain head is read once per batch and written once at its end. On PostgreSQL every batch

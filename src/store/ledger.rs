@@ -18,8 +18,8 @@ use sea_orm::{
 use super::script::{Script, optional_integer};
 use super::{ChainHead, Context, Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{
-    AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, GENESIS_HASH,
-    HoldStatus, PlannedPosting, PostingDraft, StoredPosting, Transfer, Verifier, entry_hash, ledger_time,
+    AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, FirstLot,
+    GENESIS_HASH, HoldStatus, PlannedPosting, PostingDraft, StoredPosting, Transfer, Verifier, entry_hash, ledger_time,
     reversal_postings, transfers_to_postings,
 };
 use crate::domain::points::Points;
@@ -323,6 +323,7 @@ async fn lock_book_counting_expiries(
         no_overdraft: row.account.no_overdraft,
         balances: balances(&row.account),
         points_expire_months: row.points_expire_months.and_then(|months| u32::try_from(months).ok()),
+        first_lot: row.first_lot_id.zip(row.first_lot_remaining).map(|(id, remaining)| FirstLot { id, remaining }),
     }));
     let mut expired = 0;
     for due_hold in due {
@@ -334,10 +335,12 @@ async fn lock_book_counting_expiries(
     Ok((book, expired))
 }
 
-/// A locked account and when points credited to it expire.
+/// A locked account, when points credited to it expire, and the lot a debit takes from first.
 struct LockedAccount {
     account: account::Model,
     points_expire_months: Option<i32>,
+    first_lot_id: Option<i64>,
+    first_lot_remaining: Option<i64>,
 }
 
 impl FromQueryResult for LockedAccount {
@@ -345,6 +348,8 @@ impl FromQueryResult for LockedAccount {
         Ok(LockedAccount {
             account: account::Model::from_query_result(row, prefix)?,
             points_expire_months: row.try_get(prefix, "points_expire_months")?,
+            first_lot_id: row.try_get(prefix, "first_lot_id")?,
+            first_lot_remaining: row.try_get(prefix, "first_lot_remaining")?,
         })
     }
 }
@@ -355,12 +360,23 @@ const POINTS_EXPIRE_MONTHS: &str = "(SELECT anc.points_expire_months FROM levels
      JOIN levels anc ON anc.points_expire_months IS NOT NULL AND l.path LIKE anc.path || '%' \
      WHERE l.id = accounts.level_id ORDER BY LENGTH(anc.path) DESC LIMIT 1)";
 
+/// The first lot a debit takes from (soonest-expiring first, never-expiring last; see
+/// `store::lots`), read with the lock: a debit that fits in it costs no round trip of its own.
+fn first_lot(column: &str) -> String {
+    format!(
+        "(SELECT {column} FROM lots WHERE lots.account_id = accounts.id AND lots.remaining > 0 \
+          ORDER BY (lots.expires_at IS NULL), lots.expires_at, lots.earned_at, lots.id LIMIT 1)"
+    )
+}
+
 async fn lock_accounts(
     connection: &impl ConnectionTrait,
     account_ids: &BTreeSet<AccountId>,
 ) -> StoreResult<Vec<LockedAccount>> {
     Ok(account::Entity::find()
         .column_as(Expr::cust(POINTS_EXPIRE_MONTHS), "points_expire_months")
+        .column_as(Expr::cust(first_lot("lots.id")), "first_lot_id")
+        .column_as(Expr::cust(first_lot("lots.remaining")), "first_lot_remaining")
         .filter(account::Column::Id.is_in(account_ids.iter().copied()))
         .order_by_asc(account::Column::Id)
         .lock_exclusive()
@@ -528,7 +544,7 @@ async fn append_entries(
             chunk.join(", ")
         ));
     }
-    super::lots::record(connection, &mut script, book, &records).await?;
+    super::lots::record(&mut script, book, &records);
     let reversal = batch.iter().find_map(|(draft, _)| draft.reverses_entry_id);
     script.run(connection).await.map_err(|error| match reversal {
         Some(entry_id) if StoreError::is_unique_violation(&error) => {

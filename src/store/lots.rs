@@ -23,24 +23,23 @@ pub struct Expiring {
     pub amount: Points,
 }
 
-/// Records the lots of newly appended entries: credits to rider accounts open lots (added to
-/// `script`), debits consume them (at once: most take the first lot with one statement). A debit
-/// may spend a lot opened earlier in the same call, so the script runs first when it holds one.
-pub(super) async fn record(
-    connection: &impl ConnectionTrait,
-    script: &mut Script,
-    book: &Book,
-    entries: &[EntryRecord],
-) -> StoreResult<()> {
-    let is_rider = |account_id: AccountId| book.get(account_id).is_some_and(|state| state.kind == AccountKind::Rider);
+/// Adds the lots of newly appended entries to `script`: credits to rider accounts open lots, debits
+/// consume them. The statements run in order, so a debit may spend a lot opened before it.
+///
+/// `book` must be the one the entries were applied to: its first lots are as read with the
+/// accounts' locks, so the first debit of an account that fits in its first lot takes it from
+/// that lot directly; any other debit spreads over the lots in order.
+pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) {
+    let rider = |account_id: AccountId| book.get(account_id).filter(|state| state.kind == AccountKind::Rider);
     let mut new_lots: Vec<String> = Vec::new();
-    let mut opened: BTreeSet<AccountId> = BTreeSet::new();
+    // Accounts whose lots this call has changed: their first lot as read may be stale.
+    let mut changed: BTreeSet<AccountId> = BTreeSet::new();
     for entry in entries {
-        for posting in entry.postings.iter().filter(|posting| is_rider(posting.account_id)) {
+        for posting in &entry.postings {
+            let Some(state) = rider(posting.account_id) else { continue };
             if posting.amount.is_positive() {
-                let expires_at = book
-                    .get(posting.account_id)
-                    .and_then(|state| state.points_expire_months)
+                let expires_at = state
+                    .points_expire_months
                     .and_then(|months| entry.created_at.checked_add_months(Months::new(months)));
                 new_lots.push(format!(
                     "({}, {}, {amount}, {amount}, {}, {})",
@@ -50,19 +49,24 @@ pub(super) async fn record(
                     script.optional_time(expires_at),
                     amount = posting.amount.minor(),
                 ));
-                opened.insert(posting.account_id);
+                changed.insert(posting.account_id);
             } else if posting.amount.is_negative() {
-                if opened.contains(&posting.account_id) {
-                    open(script, &mut new_lots);
-                    script.run_now(connection).await?;
-                    opened.clear();
+                open(script, &mut new_lots);
+                let amount = -posting.amount.minor();
+                let first_lot = state.first_lot.filter(|lot| lot.remaining >= amount);
+                match first_lot {
+                    Some(lot) if changed.insert(posting.account_id) => {
+                        script.push(&format!("UPDATE lots SET remaining = remaining - {amount} WHERE id = {}", lot.id));
+                    }
+                    _ => {
+                        changed.insert(posting.account_id);
+                        script.push(&spread(posting.account_id, amount));
+                    }
                 }
-                consume(connection, posting.account_id, -posting.amount.minor()).await?;
             }
         }
     }
     open(script, &mut new_lots);
-    Ok(())
 }
 
 fn open(script: &mut Script, new_lots: &mut Vec<String>) {
@@ -75,20 +79,11 @@ fn open(script: &mut Script, new_lots: &mut Vec<String>) {
     new_lots.clear();
 }
 
-/// Takes `amount` (minor units) out of an account's lots, soonest-expiring first (never-expiring
-/// last).
-async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amount: i64) -> StoreResult<()> {
-    // Most debits fit in the first lot: take them with one statement (integers only).
-    let first_lot = format!(
-        "UPDATE lots SET remaining = remaining - {amount} WHERE remaining >= {amount} AND id = \
-         (SELECT id FROM lots WHERE account_id = {account_id} AND remaining > 0 \
-          ORDER BY (expires_at IS NULL), expires_at, earned_at, id LIMIT 1)"
-    );
-    if connection.execute_unprepared(&first_lot).await?.rows_affected() == 1 {
-        return Ok(());
-    }
-    // Otherwise each lot in turn gives what is left to take after the lots before it.
-    let spread = format!(
+/// The statement that takes `amount` (minor units) out of an account's lots, soonest-expiring
+/// first (never-expiring last): each lot gives what is left to take after the lots before it.
+/// Only integers go into it.
+fn spread(account_id: AccountId, amount: i64) -> String {
+    format!(
         "UPDATE lots SET remaining = lots.remaining - taking.amount FROM (\
            SELECT id, CASE WHEN before + remaining <= {amount} THEN remaining ELSE {amount} - before END AS amount \
            FROM (SELECT id, remaining, SUM(remaining) OVER (ORDER BY (expires_at IS NULL), expires_at, earned_at, id \
@@ -96,9 +91,7 @@ async fn consume(connection: &impl ConnectionTrait, account_id: AccountId, amoun
                  FROM lots WHERE account_id = {account_id} AND remaining > 0) AS ordered \
            WHERE before < {amount}) AS taking \
          WHERE lots.id = taking.id"
-    );
-    connection.execute_unprepared(&spread).await?;
-    Ok(())
+    )
 }
 
 /// Points of an account already past their expiry and not yet moved to breakage (minor units).

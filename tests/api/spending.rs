@@ -550,3 +550,37 @@ async fn the_nearest_level_that_sets_an_expiry_decides_when_new_points_expire() 
     assert_eq!(app.account(outside).await["expiring"], json!([]));
     app.assert_verified().await;
 }
+
+#[tokio::test]
+async fn several_debits_of_one_rider_in_one_entry_take_lots_in_order() {
+    let mut app = spawn_app().await;
+    let setup = setup(&app).await;
+    app.request(
+        Method::PATCH,
+        &format!("/api/v1/levels/{}", setup.city),
+        Some(&app.admin_token),
+        Some(json!({"points_expire_months": 6})),
+    )
+    .await
+    .ok(200);
+    let rider = app.rider("13800000001", setup.community_a).await.account_id.unwrap();
+    let fresh = app.rider("13800000002", setup.community_a).await.account_id.unwrap();
+    let budget = app.budget_account(setup.city).await;
+    let remaining = |account: Value| -> Vec<String> {
+        account["expiring"].as_array().unwrap().iter().map(|lot| lot["amount"].as_str().unwrap().to_owned()).collect()
+    };
+    give(&app, setup.city, &[rider], "5.00").await;
+    app.advance_clock(TimeDelta::days(1)).await;
+    give(&app, setup.city, &[rider], "7.00").await;
+    // Two debits in one entry: 3.00 from the first lot, then its last 2.00 and 1.00 of the second.
+    let twice = json!({"reason": "twice", "transfers": [
+        {"from": rider, "to": budget, "amount": "3.00"}, {"from": rider, "to": budget, "amount": "3.00"}]});
+    app.post("/api/v1/entries", &app.admin_token, twice).await.ok(201);
+    assert_eq!(remaining(app.account(rider).await), ["6.00"]);
+    // A credit and a debit of a rider with no lots yet: the debit spends the lot the credit opened.
+    let through = json!({"reason": "through", "transfers": [
+        {"from": budget, "to": fresh, "amount": "4.00"}, {"from": fresh, "to": budget, "amount": "1.00"}]});
+    app.post("/api/v1/entries", &app.admin_token, through).await.ok(201);
+    assert_eq!(remaining(app.account(fresh).await), ["3.00"]);
+    app.assert_verified().await;
+}
