@@ -9,6 +9,7 @@ mod m20261122_000003_volunteering;
 mod m20261122_000004_spending;
 mod m20261122_000005_membership;
 mod m20261123_000006_level_language;
+mod m20261123_000007_lot_spending_order;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_spending::Migration),
             Box::new(m20261122_000005_membership::Migration),
             Box::new(m20261123_000006_level_language::Migration),
+            Box::new(m20261123_000007_lot_spending_order::Migration),
         ]
     }
 }
