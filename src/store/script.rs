@@ -55,20 +55,10 @@ impl Script {
         value.map_or_else(|| "NULL".to_owned(), |value| self.time(value))
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.sql.is_empty()
-    }
-
     /// Sends every statement at once; the first that fails stops the rest and is the error.
-    pub(super) async fn run(mut self, connection: &impl ConnectionTrait) -> Result<(), DbErr> {
-        self.run_now(connection).await
-    }
-
-    /// Sends the statements so far, leaving the script empty for more.
-    pub(super) async fn run_now(&mut self, connection: &impl ConnectionTrait) -> Result<(), DbErr> {
-        if !self.is_empty() {
+    pub(super) async fn run(self, connection: &impl ConnectionTrait) -> Result<(), DbErr> {
+        if !self.sql.is_empty() {
             connection.execute_unprepared(&self.sql).await?;
-            self.sql.clear();
         }
         Ok(())
     }
