@@ -39,6 +39,23 @@ async fn give(app: &TestApp, city: i64, accounts: &[i64], amount: &str) {
     }
 }
 
+/// Makes points credited under `level` expire `months` after they were earned.
+async fn expire_after(app: &TestApp, level: i64, months: u32) {
+    app.request(
+        Method::PATCH,
+        &format!("/api/v1/levels/{level}"),
+        Some(&app.admin_token),
+        Some(json!({"points_expire_months": months})),
+    )
+    .await
+    .ok(200);
+}
+
+/// What an account shows as expiring next: the amounts, soonest first.
+fn expiring_amounts(account: &Value) -> Vec<String> {
+    account["expiring"].as_array().unwrap().iter().map(|lot| lot["amount"].as_str().unwrap().to_owned()).collect()
+}
+
 async fn reward(app: &TestApp, token: &str, body: Value) -> Value {
     app.post("/api/v1/rewards", token, body).await.ok(201).clone()
 }
@@ -466,23 +483,14 @@ async fn a_pool_that_misses_its_deadline_refunds_everyone_once() {
 async fn points_expire_oldest_first_into_breakage_once() {
     let mut app = spawn_app().await;
     let setup = setup(&app).await;
-    app.request(
-        Method::PATCH,
-        &format!("/api/v1/levels/{}", setup.city),
-        Some(&app.admin_token),
-        Some(json!({"points_expire_months": 1})),
-    )
-    .await
-    .ok(200);
+    expire_after(&app, setup.city, 1).await;
     let rider = app.rider("13800000001", setup.community_a).await;
     let account = rider.account_id.unwrap();
     give(&app, setup.city, &[account], "5.00").await;
     app.advance_clock(TimeDelta::days(20)).await;
     give(&app, setup.city, &[account], "7.00").await;
     let shown = app.account(account).await;
-    let expiring: Vec<&str> =
-        shown["expiring"].as_array().unwrap().iter().map(|lot| lot["amount"].as_str().unwrap()).collect();
-    assert_eq!(expiring, ["5.00", "7.00"], "what expires next, soonest first");
+    assert_eq!(expiring_amounts(&shown), ["5.00", "7.00"], "what expires next, soonest first");
     // Spending takes the oldest points first: all of the 5.00 and 1.00 of the 7.00.
     let budget = app.budget_account(setup.city).await;
     app.transfer(account, budget, "6.00").await.ok(201);
@@ -517,16 +525,8 @@ async fn points_expire_oldest_first_into_breakage_once() {
 async fn the_nearest_level_that_sets_an_expiry_decides_when_new_points_expire() {
     let app = spawn_app().await;
     let setup = setup(&app).await;
-    for (level, months) in [(setup.city, 12), (setup.community_a, 1)] {
-        app.request(
-            Method::PATCH,
-            &format!("/api/v1/levels/{level}"),
-            Some(&app.admin_token),
-            Some(json!({"points_expire_months": months})),
-        )
-        .await
-        .ok(200);
-    }
+    expire_after(&app, setup.city, 12).await;
+    expire_after(&app, setup.community_a, 1).await;
     let near = app.rider("13800000001", setup.community_a).await.account_id.unwrap();
     let far = app.rider("13800000002", setup.community_b).await.account_id.unwrap();
     let outside = app.budget_account(setup.district_b).await;
@@ -555,20 +555,10 @@ async fn the_nearest_level_that_sets_an_expiry_decides_when_new_points_expire() 
 async fn several_debits_of_one_rider_in_one_entry_take_lots_in_order() {
     let mut app = spawn_app().await;
     let setup = setup(&app).await;
-    app.request(
-        Method::PATCH,
-        &format!("/api/v1/levels/{}", setup.city),
-        Some(&app.admin_token),
-        Some(json!({"points_expire_months": 6})),
-    )
-    .await
-    .ok(200);
+    expire_after(&app, setup.city, 6).await;
     let rider = app.rider("13800000001", setup.community_a).await.account_id.unwrap();
     let fresh = app.rider("13800000002", setup.community_a).await.account_id.unwrap();
     let budget = app.budget_account(setup.city).await;
-    let remaining = |account: Value| -> Vec<String> {
-        account["expiring"].as_array().unwrap().iter().map(|lot| lot["amount"].as_str().unwrap().to_owned()).collect()
-    };
     give(&app, setup.city, &[rider], "5.00").await;
     app.advance_clock(TimeDelta::days(1)).await;
     give(&app, setup.city, &[rider], "7.00").await;
@@ -576,11 +566,11 @@ async fn several_debits_of_one_rider_in_one_entry_take_lots_in_order() {
     let twice = json!({"reason": "twice", "transfers": [
         {"from": rider, "to": budget, "amount": "3.00"}, {"from": rider, "to": budget, "amount": "3.00"}]});
     app.post("/api/v1/entries", &app.admin_token, twice).await.ok(201);
-    assert_eq!(remaining(app.account(rider).await), ["6.00"]);
+    assert_eq!(expiring_amounts(&app.account(rider).await), ["6.00"]);
     // A credit and a debit of a rider with no lots yet: the debit spends the lot the credit opened.
     let through = json!({"reason": "through", "transfers": [
         {"from": budget, "to": fresh, "amount": "4.00"}, {"from": fresh, "to": budget, "amount": "1.00"}]});
     app.post("/api/v1/entries", &app.admin_token, through).await.ok(201);
-    assert_eq!(remaining(app.account(fresh).await), ["3.00"]);
+    assert_eq!(expiring_amounts(&app.account(fresh).await), ["3.00"]);
     app.assert_verified().await;
 }
