@@ -14,7 +14,8 @@ use crate::domain::ledger::{AccountKind, Discrepancy, EntryKind, REASON_CHARS_MA
 use crate::domain::people::within;
 use crate::domain::points::Points;
 use crate::domain::{Invalid, Validator, required_text};
-use crate::store::ledger::{self, Reference};
+use crate::store::AuditNote;
+use crate::store::ledger::{self, EntryDraft, Reference};
 use crate::store::levels as level_store;
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -101,19 +102,16 @@ pub async fn fund_budget(
     let reader = state.store.reader();
     let issuance = ledger::account_id_of(reader, AccountKind::Issuance, Some(level.root_id()), None).await?;
     let budget = level.budget_account_id.ok_or(ApiError::NotFound("the level has no budget account".into()))?;
-    let work = state.begin(caller.user_id, &write, &body).await?;
-    let entry = ledger::post_transfers(
-        &work,
-        EntryKind::Fund,
-        reason,
-        Reference::to("level", level_id),
-        &[Transfer { from: issuance, to: budget, amount: body.amount }],
-    )
-    .await?;
-    work.audit("budget.fund", "level", level_id, json!({ "entry_id": entry.id, "amount": body.amount })).await?;
-    let view = EntryView::from(entry);
-    work.commit(201, &view).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let transfer = Transfer { from: issuance, to: budget, amount: body.amount };
+    let draft = EntryDraft::of_transfers(EntryKind::Fund, reason, Reference::to("level", level_id), &[transfer]);
+    let audit = AuditNote {
+        action: "budget.fund",
+        target_type: "level",
+        target_id: Some(level_id.to_string()),
+        summary: json!({ "amount": body.amount }),
+    };
+    let entry = state.post(caller.user_id, &write, &body, draft, audit).await?;
+    Ok((StatusCode::CREATED, Json(EntryView::from(entry))))
 }
 
 /// Pass budget down from a level to a level below it.
@@ -143,25 +141,17 @@ pub async fn allocate_budget(
     let reader = state.store.reader();
     let from = ledger::account_id_of(reader, AccountKind::Budget, Some(level_id), None).await?;
     let to = ledger::account_id_of(reader, AccountKind::Budget, Some(body.to_level_id), None).await?;
-    let work = state.begin(caller.user_id, &write, &body).await?;
-    let entry = ledger::post_transfers(
-        &work,
-        EntryKind::Allocate,
-        reason,
-        Reference::to("level", body.to_level_id),
-        &[Transfer { from, to, amount: body.amount }],
-    )
-    .await?;
-    work.audit(
-        "budget.allocate",
-        "level",
-        level_id,
-        json!({ "entry_id": entry.id, "to_level_id": body.to_level_id, "amount": body.amount }),
-    )
-    .await?;
-    let view = EntryView::from(entry);
-    work.commit(201, &view).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let transfer = Transfer { from, to, amount: body.amount };
+    let reference = Reference::to("level", body.to_level_id);
+    let draft = EntryDraft::of_transfers(EntryKind::Allocate, reason, reference, &[transfer]);
+    let audit = AuditNote {
+        action: "budget.allocate",
+        target_type: "level",
+        target_id: Some(level_id.to_string()),
+        summary: json!({ "to_level_id": body.to_level_id, "amount": body.amount }),
+    };
+    let entry = state.post(caller.user_id, &write, &body, draft, audit).await?;
+    Ok((StatusCode::CREATED, Json(EntryView::from(entry))))
 }
 
 /// A manual entry between accounts: all its transfers post together, or none does.
@@ -186,12 +176,15 @@ pub async fn post_entry(
         .map(|transfer| Transfer { from: transfer.from, to: transfer.to, amount: transfer.amount })
         .collect();
     let reason = validate_transfers(&body.reason, &transfers)?;
-    let work = state.begin(caller.user_id, &write, &body).await?;
-    let entry = ledger::post_transfers(&work, EntryKind::Adjustment, reason, Reference::default(), &transfers).await?;
-    work.audit("entry.post", "entry", entry.id, json!({ "transfers": transfers.len() })).await?;
-    let view = EntryView::from(entry);
-    work.commit(201, &view).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let draft = EntryDraft::of_transfers(EntryKind::Adjustment, reason, Reference::default(), &transfers);
+    let audit = AuditNote {
+        action: "entry.post",
+        target_type: "entry",
+        target_id: None,
+        summary: json!({ "transfers": transfers.len() }),
+    };
+    let entry = state.post(caller.user_id, &write, &body, draft, audit).await?;
+    Ok((StatusCode::CREATED, Json(EntryView::from(entry))))
 }
 
 /// One entry with its postings. Organizers and riders may read entries touching an account they can read.

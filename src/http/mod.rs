@@ -50,7 +50,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKeys;
 use crate::domain::people::{Role, within};
-use crate::store::{Begun, IdempotencyKey, Store, StoreError, UnitOfWork, levels as level_store};
+use crate::store::ledger::{EntryDraft, EntryRecord};
+use crate::store::{
+    AuditNote, Begun, IdempotencyKey, PostRequest, Posted, Store, StoreError, UnitOfWork, levels as level_store,
+};
 use error::{ApiError, ApiResult};
 use extract::{Allowed, Caller, WriteRequest};
 
@@ -121,14 +124,35 @@ impl AppState {
 
     /// Starts the unit of work of a write, or short-circuits with the stored answer of a retry.
     pub async fn begin(&self, caller_id: i64, write: &WriteRequest, body: &impl Serialize) -> ApiResult<UnitOfWork> {
-        let key = write.idempotency_key.as_ref().map(|key| IdempotencyKey {
-            caller_id,
-            key: key.clone(),
-            request_hash: request_fingerprint(&write.path, body),
-        });
+        let key = idempotency_key(caller_id, write, body);
         match self.store.begin(Some(caller_id), write.request_id.clone(), key).await? {
             Begun::Fresh(work) => Ok(work),
             Begun::Replayed(replay) => Err(ApiError::Replayed(replay)),
+        }
+    }
+
+    /// Posts one entry as part of the next set of postings (see `store::combine`): for writes that
+    /// post an entry and nothing else. The answer is the entry, as `EntryView`.
+    pub async fn post(
+        &self,
+        caller_id: i64,
+        write: &WriteRequest,
+        body: &impl Serialize,
+        draft: EntryDraft,
+        audit: AuditNote,
+    ) -> ApiResult<EntryRecord> {
+        let request = PostRequest {
+            draft,
+            actor_id: Some(caller_id),
+            request_id: write.request_id.clone(),
+            key: idempotency_key(caller_id, write, body),
+            audit,
+            status_code: 201,
+            answer: |entry| serde_json::json!(views::EntryView::from(entry.clone())),
+        };
+        match self.store.post(request).await? {
+            Posted::Fresh(entry) => Ok(entry),
+            Posted::Replayed(replay) => Err(ApiError::Replayed(replay)),
         }
     }
 
@@ -209,6 +233,15 @@ impl AppState {
             _ => Err(ApiError::forbidden()),
         }
     }
+}
+
+/// The caller's `Idempotency-Key`, if the request carries one, with the request's fingerprint.
+fn idempotency_key(caller_id: i64, write: &WriteRequest, body: &impl Serialize) -> Option<IdempotencyKey> {
+    write.idempotency_key.as_ref().map(|key| IdempotencyKey {
+        caller_id,
+        key: key.clone(),
+        request_hash: request_fingerprint(&write.path, body),
+    })
 }
 
 /// A fingerprint of a request: its path and its canonical JSON body.

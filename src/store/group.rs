@@ -71,6 +71,8 @@ pub(super) struct Slot {
 struct OpenBatch {
     txn: DatabaseTransaction,
     members: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Units of work the members carry (a set of postings is one member and many units).
+    units: u64,
     head: Option<ChainHead>,
     /// The audit records of the finished units, written with one insert before the commit.
     audit: Vec<audit_event::ActiveModel>,
@@ -96,6 +98,8 @@ const ROLL_BACK_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT unit";
 /// or, for a unit outside group commit (no baton), a transaction of its own.
 pub(super) struct Turn {
     own: Option<DatabaseTransaction>,
+    /// Units of work this turn does: one, or a set's requests.
+    pub(super) units: u64,
     pub(super) head: Mutex<Option<ChainHead>>,
     audit: Mutex<Vec<audit_event::ActiveModel>>,
     baton: Option<Baton>,
@@ -192,6 +196,7 @@ impl GroupCommit {
                 slot.open = Some(OpenBatch {
                     txn,
                     members: Vec::new(),
+                    units: 0,
                     head: None,
                     audit: Vec::new(),
                     savepoint: Savepoint::Closed,
@@ -200,7 +205,7 @@ impl GroupCommit {
             }
         }
         let head = Mutex::new(baton.batch().head.clone());
-        Ok(Turn { own: None, head, audit: Mutex::default(), baton: Some(baton) })
+        Ok(Turn { own: None, units: 1, head, audit: Mutex::default(), baton: Some(baton) })
     }
 
     /// A unit in a transaction of its own, beside the batches, for work that touches no balance
@@ -210,13 +215,13 @@ impl GroupCommit {
             return self.turn().await;
         }
         let txn = self.connection.begin().await?;
-        Ok(Turn { own: Some(txn), head: Mutex::default(), audit: Mutex::default(), baton: None })
+        Ok(Turn { own: Some(txn), units: 1, head: Mutex::default(), audit: Mutex::default(), baton: None })
     }
 
     /// Commits the open batch, if any, and answers its members.
     async fn flush(&self) {
         let Some(batch) = self.slot.lock().await.open.take() else { return };
-        let units = batch.members.len() as u64;
+        let units = batch.units;
         let result = async {
             // Whatever a unit that gave up left behind is never committed.
             if batch.savepoint == Savepoint::Abandoned {
@@ -284,7 +289,7 @@ impl Turn {
 
     /// Releases the savepoint, hands the baton on, and waits until the batch is durable.
     pub(super) async fn finish(self) -> StoreResult<()> {
-        let Turn { own, head, audit, baton } = self;
+        let Turn { own, units, head, audit, baton } = self;
         let head = head.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
         let audit = audit.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(mut baton) = baton else {
@@ -300,7 +305,7 @@ impl Turn {
             baton.batch().txn.execute_unprepared(RELEASE_AND_REOPEN_SAVEPOINT).await?;
             baton.in_savepoint = false;
         }
-        Self::wait_durable(baton, head, audit).await
+        Self::wait_durable(baton, units, head, audit).await
     }
 
     /// Gives up this unit's work and waits until everything before it in the batch is durable.
@@ -321,17 +326,19 @@ impl Turn {
         // Rolled back; the savepoint stays open, empty, for the next unit.
         baton.batch().txn.execute_unprepared(ROLL_BACK_SAVEPOINT).await?;
         baton.in_savepoint = false;
-        Self::wait_durable(baton, None, Vec::new()).await
+        Self::wait_durable(baton, 0, None, Vec::new()).await
     }
 
     async fn wait_durable(
         mut baton: Baton,
+        units: u64,
         head: Option<ChainHead>,
         audit: Vec<audit_event::ActiveModel>,
     ) -> StoreResult<()> {
         let (sender, receiver) = oneshot::channel();
         let batch = baton.batch_mut();
         batch.members.push(sender);
+        batch.units += units;
         if head.is_some() {
             batch.head = head;
         }

@@ -296,10 +296,22 @@ async fn lock_book_counting_expiries(
     account_ids: &BTreeSet<AccountId>,
     now: DateTime<Utc>,
 ) -> StoreResult<(Book, u64)> {
-    let mut rows = lock_accounts(connection, account_ids).await?;
-    if let Some(missing) = account_ids.iter().find(|id| !rows.iter().any(|row| row.account.id == **id)) {
+    let (book, expired) = lock_existing(connection, account_ids, now).await?;
+    if let Some(missing) = account_ids.iter().find(|id| book.get(**id).is_none()) {
         return Err(crate::domain::ledger::LedgerError::UnknownAccount(*missing).into());
     }
+    Ok((book, expired))
+}
+
+/// Locks those of the accounts that exist (in id order), expires their due holds, and returns
+/// their states; an operation on a missing one fails in the book. For a set of requests, where
+/// one request's unknown account must not fail the others.
+pub(super) async fn lock_existing(
+    connection: &impl ConnectionTrait,
+    account_ids: &BTreeSet<AccountId>,
+    now: DateTime<Utc>,
+) -> StoreResult<(Book, u64)> {
+    let mut rows = lock_accounts(connection, account_ids).await?;
     // Only an account with something pending can have a due hold: most writes skip this query.
     let has_pending = rows.iter().any(|row| row.account.debits_pending != 0 || row.account.credits_pending != 0);
     let due = if has_pending {
@@ -407,7 +419,7 @@ async fn resolve_hold(
 }
 
 /// Writes the changed balances back with one statement, however many accounts changed.
-async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> StoreResult<()> {
+pub(super) async fn write_balances(connection: &impl ConnectionTrait, book: &Book) -> StoreResult<()> {
     if let Some(statement) = balances_statement(book) {
         connection.execute_unprepared(&statement).await?;
     }
@@ -440,16 +452,31 @@ fn balances_statement(book: &Book) -> Option<String> {
 /// Rows per multi-row insert: well under SQLite's limit of bound parameters.
 const ROWS_PER_INSERT: usize = 1_000;
 
+/// An entry applied to the book, to be appended: who posted it, and when.
+pub(super) struct Applied<'a> {
+    pub(super) draft: &'a EntryDraft,
+    pub(super) planned: Vec<PlannedPosting>,
+    pub(super) actor_id: Option<i64>,
+    pub(super) now: DateTime<Utc>,
+}
+
+impl<'a> Applied<'a> {
+    fn by(work: &UnitOfWork, draft: &'a EntryDraft, planned: Vec<PlannedPosting>) -> Self {
+        Applied { draft, planned, actor_id: work.context.actor_id, now: work.context.now }
+    }
+}
+
 /// Appends applied entries to the hash chain, in order, with the book's changed balances and the
-/// entries' lots: one script, one round trip (see `store::script`). The chain head is read (and
-/// locked) once per batch of units and written back when the batch commits (see `store::group`).
-async fn append_entries(
+/// entries' lots: one script, one round trip (see `store::script`), which `more` may extend with
+/// statements of its own that depend on the records. The chain head is read (and locked) once per
+/// batch of units and written back when the batch commits (see `store::group`).
+pub(super) async fn append_entries(
     work: &UnitOfWork,
     book: &Book,
-    batch: &[(&EntryDraft, Vec<PlannedPosting>)],
+    applied: &[Applied<'_>],
+    more: impl FnOnce(&mut Script, &[EntryRecord]),
 ) -> StoreResult<Vec<EntryRecord>> {
     let connection = work.txn();
-    let context = &work.context;
     let cached = work.chain_head().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     let head = match cached {
         Some(head) => head,
@@ -462,18 +489,20 @@ async fn append_entries(
             ChainHead { last_entry_id: row.last_entry_id, last_hash: row.last_hash, last_at: row.last_at, moved: false }
         }
     };
-    // Entry times never run backwards along the chain, so time order is chain order.
-    let created_at = std::cmp::max(ledger_time(context.now), head.last_at);
     let mut prev_hash = head.last_hash;
-    let mut records = Vec::with_capacity(batch.len());
+    // Entry times never run backwards along the chain, so time order is chain order.
+    let mut last_at = head.last_at;
+    let mut records = Vec::with_capacity(applied.len());
     let mut script = Script::new(connection.get_database_backend());
     if let Some(statement) = balances_statement(book) {
         script.push(&statement);
     }
-    let mut entry_rows = Vec::with_capacity(batch.len());
+    let mut entry_rows = Vec::with_capacity(applied.len());
     let mut posting_rows = Vec::new();
-    for (offset, (draft, planned)) in batch.iter().enumerate() {
+    for (offset, Applied { draft, planned, actor_id, now }) in applied.iter().enumerate() {
         let id = head.last_entry_id + 1 + offset as i64;
+        let created_at = std::cmp::max(ledger_time(*now), last_at);
+        last_at = created_at;
         let posting_pairs: Vec<(AccountId, i64)> =
             planned.iter().map(|posting| (posting.account_id, posting.amount.minor())).collect();
         let content = EntryContent {
@@ -482,7 +511,7 @@ async fn append_entries(
             reason: &draft.reason,
             reference_type: draft.reference.reference_type.as_deref(),
             reference_id: draft.reference.reference_id.as_deref(),
-            actor_id: context.actor_id,
+            actor_id: *actor_id,
             created_at,
             reverses_entry_id: draft.reverses_entry_id,
             postings: &posting_pairs,
@@ -494,7 +523,7 @@ async fn append_entries(
             script.text(&draft.reason),
             script.optional_text(draft.reference.reference_type.as_deref()),
             script.optional_text(draft.reference.reference_id.as_deref()),
-            optional_integer(context.actor_id),
+            optional_integer(*actor_id),
             script.time(created_at),
             optional_integer(draft.reverses_entry_id),
             script.text(&prev_hash),
@@ -515,7 +544,7 @@ async fn append_entries(
             reason: draft.reason.clone(),
             reference_type: draft.reference.reference_type.clone(),
             reference_id: draft.reference.reference_id.clone(),
-            actor_id: context.actor_id,
+            actor_id: *actor_id,
             created_at,
             reverses_entry_id: draft.reverses_entry_id,
             reversed_by_entry_id: None,
@@ -545,7 +574,8 @@ async fn append_entries(
         ));
     }
     super::lots::record(&mut script, book, &records);
-    let reversal = batch.iter().find_map(|(draft, _)| draft.reverses_entry_id);
+    more(&mut script, &records);
+    let reversal = applied.iter().find_map(|applied| applied.draft.reverses_entry_id);
     script.run(connection).await.map_err(|error| match reversal {
         Some(entry_id) if StoreError::is_unique_violation(&error) => {
             StoreError::Conflict(format!("entry {entry_id} was reversed by another request"))
@@ -554,7 +584,7 @@ async fn append_entries(
     })?;
     let last = records.last().expect("a batch holds at least one entry");
     *work.chain_head().lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-        Some(ChainHead { last_entry_id: last.id, last_hash: last.hash.clone(), last_at: created_at, moved: true });
+        Some(ChainHead { last_entry_id: last.id, last_hash: last.hash.clone(), last_at, moved: true });
     Ok(records)
 }
 
@@ -564,7 +594,7 @@ async fn append_entry(
     draft: &EntryDraft,
     planned: &[PlannedPosting],
 ) -> StoreResult<EntryRecord> {
-    let mut records = append_entries(work, book, &[(draft, planned.to_vec())]).await?;
+    let mut records = append_entries(work, book, &[Applied::by(work, draft, planned.to_vec())], |_, _| {}).await?;
     Ok(records.remove(0))
 }
 
@@ -577,11 +607,11 @@ pub async fn post_entries(work: &UnitOfWork, drafts: &[EntryDraft]) -> StoreResu
     let account_ids: BTreeSet<AccountId> =
         drafts.iter().flat_map(|draft| draft.postings.iter().map(|posting| posting.account_id)).collect();
     let mut book = lock_book(work.txn(), &account_ids, work.now()).await?;
-    let mut batch = Vec::with_capacity(drafts.len());
+    let mut applied = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        batch.push((draft, book.post(&draft.postings)?));
+        applied.push(Applied::by(work, draft, book.post(&draft.postings)?));
     }
-    append_entries(work, &book, &batch).await
+    append_entries(work, &book, &applied, |_, _| {}).await
 }
 
 /// Posts an entry: the heart of every award, redemption, transfer and reversal.
@@ -592,6 +622,13 @@ pub async fn post_entry(work: &UnitOfWork, draft: EntryDraft) -> StoreResult<Ent
     append_entry(work, &book, &draft, &planned).await
 }
 
+impl EntryDraft {
+    /// An entry of transfers.
+    pub fn of_transfers(kind: EntryKind, reason: String, reference: Reference, transfers: &[Transfer]) -> Self {
+        EntryDraft { kind, reason, reference, postings: transfers_to_postings(transfers), reverses_entry_id: None }
+    }
+}
+
 /// Posts transfers as one entry.
 pub async fn post_transfers(
     work: &UnitOfWork,
@@ -600,11 +637,7 @@ pub async fn post_transfers(
     reference: Reference,
     transfers: &[Transfer],
 ) -> StoreResult<EntryRecord> {
-    post_entry(
-        work,
-        EntryDraft { kind, reason, reference, postings: transfers_to_postings(transfers), reverses_entry_id: None },
-    )
-    .await
+    post_entry(work, EntryDraft::of_transfers(kind, reason, reference, transfers)).await
 }
 
 /// Posts the exact opposite of an entry, once.

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod baseline;
+mod combine;
 mod group;
 pub mod ledger;
 pub mod levels;
@@ -34,6 +35,8 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::domain::Invalid;
 use crate::domain::ledger::LedgerError;
+use combine::Combiner;
+pub use combine::{AuditNote, PostRequest, Posted};
 use entity::idempotency_key;
 pub use group::{ChainHead, CommitStats};
 use group::{GroupCommit, Turn};
@@ -108,6 +111,8 @@ pub struct Store {
     write: DatabaseConnection,
     read: DatabaseConnection,
     group: Arc<GroupCommit>,
+    /// Posting requests waiting to be executed as a set (see `combine`).
+    combiner: Arc<Combiner>,
     clock: Arc<dyn Clock>,
 }
 
@@ -118,7 +123,7 @@ impl Store {
             let write = Database::connect(sqlite_options(database_url, 1)).await?;
             Migrator::up(&write, None).await?;
             let read = Database::connect(sqlite_options(database_url, SQLITE_READERS_MAX)).await?;
-            Store { group: GroupCommit::start(write.clone()), write, read, clock }
+            Store { group: GroupCommit::start(write.clone()), combiner: Arc::default(), write, read, clock }
         } else {
             let mut options = ConnectOptions::new(database_url);
             options
@@ -129,7 +134,13 @@ impl Store {
                 .sqlx_logging(false);
             let write = Database::connect(options).await?;
             Migrator::up(&write, None).await?;
-            Store { group: GroupCommit::start(write.clone()), read: write.clone(), write, clock }
+            Store {
+                group: GroupCommit::start(write.clone()),
+                combiner: Arc::default(),
+                read: write.clone(),
+                write,
+                clock,
+            }
         };
         ledger::ensure_genesis(&store.write).await?;
         volunteering::ensure_default_categories(&store.write, store.now()).await?;

@@ -60,14 +60,17 @@ async fn simultaneous_retries_with_one_key_post_once() {
     let budget = app.budget_account(city).await;
     app.fund(city, "100.00").await;
     let body = json!({"reason": "award", "transfers": [{"from": budget, "to": rider, "amount": "3.00"}]});
-    let answers = join_all((0..12).map(|_| {
-        app.request_with(
-            reqwest::Method::POST,
-            "/api/v1/entries",
-            Some(&app.admin_token),
-            Some(body.clone()),
-            &[("Idempotency-Key", "same-key")],
-        )
+    // Spread over a few milliseconds, so that retries land in the same set as the first, in later
+    // sets of its batch, and after it is durable.
+    let answers = join_all((0..48u64).map(|index| {
+        let body = body.clone();
+        let app = &app;
+        async move {
+            tokio::time::sleep(std::time::Duration::from_micros(500 * index)).await;
+            let headers: &[(&str, &str)] = &[("Idempotency-Key", "same-key")];
+            app.request_with(reqwest::Method::POST, "/api/v1/entries", Some(&app.admin_token), Some(body), headers)
+                .await
+        }
     }))
     .await;
     let ids: HashSet<i64> = answers
@@ -136,5 +139,97 @@ async fn concurrent_writes_share_commits_and_a_refusal_never_fails_its_neighbour
     let units = counter(&app, "ledger_commit_units_total").await - units_before;
     assert!(units >= 40, "every acknowledged transfer was made durable by a commit: {units}");
     assert!(batches < units, "concurrent requests shared commits: {batches} commits for {units} units");
+    app.assert_verified().await;
+}
+
+#[tokio::test]
+async fn postings_sent_together_each_get_their_own_answer_audit_record_and_key() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let budget = app.budget_account(city).await;
+    let empty = app.rider("13800000001", community).await.account_id.unwrap();
+    let paid = app.rider("13800000002", community).await.account_id.unwrap();
+    app.fund(city, "100.00").await;
+    let missing = paid + 1_000;
+    let send = |from: i64, to: i64, key: String| {
+        let body = json!({"reason": "together", "transfers": [{"from": from, "to": to, "amount": "1.00"}]});
+        let app = &app;
+        async move {
+            let headers = [("Idempotency-Key", key.as_str())];
+            app.request_with(reqwest::Method::POST, "/api/v1/entries", Some(&app.admin_token), Some(body), &headers)
+                .await
+        }
+    };
+    // Refusals of two kinds among successes, all at once: each request stands alone.
+    let plan: Vec<(i64, i64)> = (0..30)
+        .map(|index| match index % 5 {
+            0 => (budget, missing),
+            1 => (empty, budget),
+            _ => (budget, paid),
+        })
+        .collect();
+    let answers =
+        join_all(plan.iter().enumerate().map(|(index, (from, to))| send(*from, *to, format!("k{index}")))).await;
+    let mut entries = HashSet::new();
+    for (index, answer) in answers.iter().enumerate() {
+        match index % 5 {
+            0 => assert_eq!(answer.problem(422, "unknown-account")["account_id"], missing),
+            1 => {
+                answer.problem(422, "insufficient-points");
+            }
+            _ => {
+                let entry_id = answer.ok(201)["id"].as_i64().unwrap();
+                assert!(entries.insert(entry_id), "one entry per request");
+                // Its own audit record, with its own request id.
+                let trail = app.get(&format!("/api/v1/audit?target=entry:{entry_id}"), &app.admin_token).await;
+                let events = trail.ok(200)["events"].as_array().unwrap().clone();
+                assert_eq!(events.len(), 1, "{events:?}");
+                assert_eq!(events[0]["action"], "entry.post");
+                assert_eq!(events[0]["request_id"], answer.headers["x-request-id"].to_str().unwrap());
+            }
+        }
+    }
+    assert_eq!(entries.len(), 18);
+    assert_eq!(app.balance(paid).await, "18.00");
+    // Each key kept its own answer: a retry replays it; a refused request's key was never used up.
+    for (index, (from, to)) in plan.iter().enumerate() {
+        let retry = send(*from, *to, format!("k{index}")).await;
+        if index % 5 >= 2 {
+            assert_eq!(retry.ok(201)["id"], answers[index].body["id"]);
+            assert_eq!(retry.headers["idempotency-replayed"], "true");
+        } else {
+            assert_eq!(retry.status.as_u16(), 422, "{}", retry.body);
+        }
+    }
+    assert_eq!(app.balance(paid).await, "18.00");
+    app.assert_verified().await;
+}
+
+#[tokio::test]
+async fn one_key_sent_at_once_with_two_different_bodies_posts_one_of_them() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let budget = app.budget_account(city).await;
+    let rider = app.rider("13800000001", community).await.account_id.unwrap();
+    app.fund(city, "100.00").await;
+    let amounts: Vec<&str> = (0..16).map(|index| if index % 2 == 0 { "1.00" } else { "2.00" }).collect();
+    let answers = join_all(amounts.iter().map(|amount| {
+        let body = json!({"reason": "twice", "transfers": [{"from": budget, "to": rider, "amount": amount}]});
+        let headers: &[(&str, &str)] = &[("Idempotency-Key", "twice")];
+        app.request_with(reqwest::Method::POST, "/api/v1/entries", Some(&app.admin_token), Some(body), headers)
+    }))
+    .await;
+    let posted: HashSet<i64> = answers.iter().filter_map(|answer| answer.body["id"].as_i64()).collect();
+    assert_eq!(posted.len(), 1, "one entry");
+    let winner = answers.iter().find(|answer| answer.status.as_u16() == 201).expect("one body was posted");
+    let amount = winner.body["postings"][0]["amount"].as_str().unwrap().trim_start_matches('-').to_owned();
+    for (answer, sent) in answers.iter().zip(&amounts) {
+        if *sent == amount {
+            assert_eq!(answer.ok(201)["id"], winner.body["id"], "the same body replays the entry");
+        } else {
+            answer.problem(409, "idempotency-key-reused");
+        }
+    }
+    assert_eq!(app.balance(rider).await, amount);
     app.assert_verified().await;
 }

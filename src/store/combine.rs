@@ -1,0 +1,338 @@
+//! Requests that only post an entry, executed as a set.
+//!
+//! Most writes are a transfer or a few: lock the accounts, apply the rules, append the entry. Run
+//! one by one inside a batch (see `store::group`), each costs its own round trips. Here concurrent
+//! posting requests queue instead, and whoever finds no one draining the queue starts a drain (a
+//! task of its own, so no request's cancellation stops it): it waits for its turn in the batch,
+//! takes every request queued by then, locks all their accounts with one statement, applies each
+//! request to the locked states in memory, in arrival order, each with its own result (one
+//! request's insufficient points or unknown account never fails another's), and writes every
+//! entry, balance, lot and idempotency record with one script. Every request is answered once the
+//! batch holding the set is durable — a handful of round trips for the whole set, as TigerBeetle
+//! does with its batches.
+//!
+//! An `Idempotency-Key` is looked up with the set (one statement, only when a request carries a
+//! key): a key already answered replays that answer; a key sent twice within one set replays the
+//! first request's answer when that one succeeds, and is tried again when it failed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter};
+use tokio::sync::oneshot;
+
+use super::ledger::{self, Applied, EntryDraft, EntryRecord};
+use super::script::Script;
+use super::{Context, IdempotencyKey, Replay, Store, StoreError, StoreResult, UnitOfWork, audit};
+use crate::domain::ledger::AccountId;
+use entity::idempotency_key;
+
+/// Postings a set takes at most (its accounts are locked with one statement, well under both
+/// databases' limits of bound parameters); what is left waits for the next set.
+const POSTINGS_PER_SET: usize = 4_000;
+
+/// A request that posts one entry, with what it records beside it.
+pub struct PostRequest {
+    pub draft: EntryDraft,
+    pub actor_id: Option<i64>,
+    pub request_id: Option<String>,
+    pub key: Option<IdempotencyKey>,
+    pub audit: AuditNote,
+    /// The status and body of the answer, stored for the key (the body is made from the entry).
+    pub status_code: u16,
+    pub answer: fn(&EntryRecord) -> serde_json::Value,
+}
+
+/// The audit record of a posting. It names the entry: as its target when `target_id` is `None`,
+/// otherwise as `entry_id` in its summary.
+pub struct AuditNote {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Option<String>,
+    pub summary: serde_json::Value,
+}
+
+/// What a posting request got.
+pub enum Posted {
+    Fresh(EntryRecord),
+    /// An earlier request with the same key was answered: its answer.
+    Replayed(Replay),
+}
+
+/// The queue of posting requests and whether a drain is under way.
+#[derive(Default)]
+pub(super) struct Combiner {
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Queued>,
+    draining: bool,
+}
+
+struct Queued {
+    request: PostRequest,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<StoreResult<Posted>>,
+}
+
+impl Store {
+    /// Posts one entry as part of the next set (see the module's documentation), answered once it is
+    /// durable.
+    pub async fn post(&self, request: PostRequest) -> StoreResult<Posted> {
+        if let Some(key) = &request.key
+            && let Some(replay) = self.find_replay(key).await?
+        {
+            return Ok(Posted::Replayed(replay));
+        }
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut queue = self.combiner.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.waiting.push(Queued { request, now: self.now(), reply });
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if start {
+            spawn_drain(self.clone());
+        }
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database(DbErr::Custom("the posting stopped".into()))
+}
+
+fn spawn_drain(store: Store) {
+    // Boxed: a drain may start the next one, and a recursive future's type must be named.
+    let drain: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(drain(store));
+    tokio::spawn(drain);
+}
+
+/// Takes a turn in the batch, then the queued requests, executes them and answers each.
+async fn drain(store: Store) {
+    let turn = store.group.turn().await;
+    let set = {
+        let mut queue = store.combiner.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut postings = 0;
+        let taken = queue
+            .waiting
+            .iter()
+            .take_while(|queued| {
+                postings += queued.request.draft.postings.len();
+                postings <= POSTINGS_PER_SET
+            })
+            .count()
+            .max(1)
+            .min(queue.waiting.len());
+        let set: Vec<Queued> = queue.waiting.drain(..taken).collect();
+        // Requests left over get a drain of their own, queued behind this one.
+        queue.draining = !queue.waiting.is_empty();
+        if queue.draining {
+            spawn_drain(store.clone());
+        }
+        set
+    };
+    let turn = match turn {
+        Ok(turn) => turn,
+        Err(error) => return fail(set, &error),
+    };
+    let Some(first) = set.first() else { return };
+    let context = Context { actor_id: first.request.actor_id, request_id: None, now: first.now };
+    let mut work = UnitOfWork { turn, context, idempotency_record_id: None };
+    work.turn.units = set.len() as u64;
+    let (requests, replies): (Vec<_>, Vec<_>) =
+        set.into_iter().map(|queued| ((queued.request, queued.now), queued.reply)).unzip();
+    let results = match execute(&work, &requests).await {
+        Ok(results) => results,
+        Err(error) => {
+            drop(work);
+            return fail_replies(replies, &error);
+        }
+    };
+    if let Err(error) = work.commit_plain().await {
+        return fail_replies(replies, &error);
+    }
+    for (reply, result) in replies.into_iter().zip(results) {
+        let _ = reply.send(result);
+    }
+}
+
+fn fail(set: Vec<Queued>, error: &StoreError) {
+    fail_replies(set.into_iter().map(|queued| queued.reply).collect(), error);
+}
+
+fn fail_replies(replies: Vec<oneshot::Sender<StoreResult<Posted>>>, error: &StoreError) {
+    tracing::error!(%error, requests = replies.len(), "a set of postings failed");
+    for reply in replies {
+        let _ = reply.send(Err(StoreError::Database(DbErr::Custom(error.to_string()))));
+    }
+}
+
+/// Where a request stands while its set is applied.
+enum Outcome {
+    /// Applied: the index of its entry among the set's.
+    Applied(usize),
+    /// Carries the key of the applied request at `request`, whose entry is `entry`: replays its answer.
+    SameAs {
+        request: usize,
+        entry: usize,
+    },
+    Done(StoreResult<Posted>),
+}
+
+/// Executes a set in `work`: the results, one per request, in order. An error here is the
+/// database's and fails the whole set.
+async fn execute(
+    work: &UnitOfWork,
+    requests: &[(PostRequest, DateTime<Utc>)],
+) -> StoreResult<Vec<StoreResult<Posted>>> {
+    let txn = work.txn();
+    let answered = answered_keys(work, requests).await?;
+    let account_ids: BTreeSet<AccountId> = requests
+        .iter()
+        .flat_map(|(request, _)| request.draft.postings.iter().map(|posting| posting.account_id))
+        .collect();
+    let (mut book, _) = ledger::lock_existing(txn, &account_ids, work.now()).await?;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut applied: Vec<Applied<'_>> = Vec::new();
+    // Keys of this set's applied requests: (caller, key) → (request, entry, request hash).
+    let mut claimed: HashMap<(i64, &str), (usize, usize, &str)> = HashMap::new();
+    for (index, (request, now)) in requests.iter().enumerate() {
+        let key = request.key.as_ref();
+        if let Some(key) = key {
+            if let Some(stored) = answered.get(&(key.caller_id, key.key.clone())) {
+                outcomes.push(Outcome::Done(replay_of(stored, key)));
+                continue;
+            }
+            if let Some(&(request, entry, request_hash)) = claimed.get(&(key.caller_id, key.key.as_str())) {
+                outcomes.push(if request_hash == key.request_hash {
+                    Outcome::SameAs { request, entry }
+                } else {
+                    Outcome::Done(Err(StoreError::IdempotencyMismatch))
+                });
+                continue;
+            }
+        }
+        match book.post(&request.draft.postings) {
+            Ok(planned) => {
+                if let Some(key) = key {
+                    claimed
+                        .insert((key.caller_id, key.key.as_str()), (index, applied.len(), key.request_hash.as_str()));
+                }
+                outcomes.push(Outcome::Applied(applied.len()));
+                applied.push(Applied { draft: &request.draft, planned, actor_id: request.actor_id, now: *now });
+            }
+            Err(error) => outcomes.push(Outcome::Done(Err(error.into()))),
+        }
+    }
+    let records = if applied.is_empty() {
+        // Due holds of these accounts may have expired while locking them.
+        ledger::write_balances(txn, &book).await?;
+        Vec::new()
+    } else {
+        let answers =
+            |script: &mut Script, records: &[EntryRecord]| record_answers(script, requests, &outcomes, records);
+        ledger::append_entries(work, &book, &applied, answers).await?
+    };
+    let results = outcomes
+        .into_iter()
+        .zip(requests)
+        .map(|(outcome, (request, now))| match outcome {
+            Outcome::Done(result) => result,
+            Outcome::Applied(entry) => {
+                work.turn.audit(audit_record(request, *now, &records[entry]));
+                Ok(Posted::Fresh(records[entry].clone()))
+            }
+            Outcome::SameAs { request: first, entry } => {
+                let first = &requests[first].0;
+                Ok(Posted::Replayed(Replay { status_code: first.status_code, body: (first.answer)(&records[entry]) }))
+            }
+        })
+        .collect();
+    Ok(results)
+}
+
+/// The stored answers of the keys this set carries, read inside the batch: every earlier batch has
+/// committed (batches follow one another), and earlier units of this batch have finished.
+async fn answered_keys(
+    work: &UnitOfWork,
+    requests: &[(PostRequest, DateTime<Utc>)],
+) -> StoreResult<HashMap<(i64, String), idempotency_key::Model>> {
+    let mut any = Condition::any();
+    let mut keyed = false;
+    for key in requests.iter().filter_map(|(request, _)| request.key.as_ref()) {
+        keyed = true;
+        any = any.add(
+            Condition::all()
+                .add(idempotency_key::Column::CallerId.eq(key.caller_id))
+                .add(idempotency_key::Column::Key.eq(key.key.as_str())),
+        );
+    }
+    if !keyed {
+        return Ok(HashMap::new());
+    }
+    let found = idempotency_key::Entity::find().filter(any).all(work.txn()).await?;
+    Ok(found.into_iter().map(|model| ((model.caller_id, model.key.clone()), model)).collect())
+}
+
+fn replay_of(stored: &idempotency_key::Model, key: &IdempotencyKey) -> StoreResult<Posted> {
+    if stored.request_hash != key.request_hash {
+        return Err(StoreError::IdempotencyMismatch);
+    }
+    if stored.status_code == 0 {
+        return Err(StoreError::Conflict("a request with this Idempotency-Key is still in progress".into()));
+    }
+    let body = serde_json::from_str(&stored.response_body).map_err(|error| DbErr::Custom(error.to_string()))?;
+    Ok(Posted::Replayed(Replay { status_code: u16::try_from(stored.status_code).unwrap_or(200), body }))
+}
+
+/// Adds the answers of the applied requests that carry a key to the set's script.
+fn record_answers(
+    script: &mut Script,
+    requests: &[(PostRequest, DateTime<Utc>)],
+    outcomes: &[Outcome],
+    records: &[EntryRecord],
+) {
+    let rows: Vec<String> = outcomes
+        .iter()
+        .zip(requests)
+        .filter_map(|(outcome, (request, now))| match (outcome, &request.key) {
+            (Outcome::Applied(entry), Some(key)) => Some(format!(
+                "({}, {}, {}, {}, {}, {})",
+                key.caller_id,
+                script.text(&key.key),
+                script.text(&key.request_hash),
+                request.status_code,
+                script.text(&(request.answer)(&records[*entry]).to_string()),
+                script.time(*now),
+            )),
+            _ => None,
+        })
+        .collect();
+    if !rows.is_empty() {
+        script.push(&format!(
+            "INSERT INTO idempotency_keys (caller_id, key, request_hash, status_code, response_body, created_at) \
+             VALUES {}",
+            rows.join(", ")
+        ));
+    }
+}
+
+fn audit_record(request: &PostRequest, now: DateTime<Utc>, record: &EntryRecord) -> entity::audit_event::ActiveModel {
+    let context = Context { actor_id: request.actor_id, request_id: request.request_id.clone(), now };
+    let note = &request.audit;
+    let (target_id, summary) = match &note.target_id {
+        None => (record.id.to_string(), note.summary.clone()),
+        Some(target_id) => {
+            let mut summary = note.summary.clone();
+            if let Some(fields) = summary.as_object_mut() {
+                fields.insert("entry_id".into(), record.id.into());
+            }
+            (target_id.clone(), summary)
+        }
+    };
+    audit::event(&context, note.action, note.target_type, Some(target_id), summary)
+}
