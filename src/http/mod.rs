@@ -147,7 +147,6 @@ impl AppState {
             request_id: write.request_id.clone(),
             key: idempotency_key(caller_id, write, body),
             audit,
-            status_code: 201,
             answer: |entry| serde_json::json!(views::EntryView::from(entry.clone())),
         };
         match self.store.post(request).await? {

@@ -11,8 +11,8 @@
 //! batch holding the set is durable — a handful of round trips for the whole set, as TigerBeetle
 //! does with its batches.
 //!
-//! An `Idempotency-Key` is looked up with the set (one statement, only when a request carries a
-//! key): a key already answered replays that answer; a key sent twice within one set replays the
+//! An `Idempotency-Key` is looked up with the set (one statement per 500 keys, only when a
+//! request carries one): a key already answered replays that answer; a key sent twice within one set replays the
 //! first request's answer when that one succeeds, and is tried again when it failed.
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use tokio::sync::oneshot;
 
 use super::ledger::{self, Applied, EntryDraft, EntryRecord};
@@ -32,6 +32,8 @@ use entity::idempotency_key;
 /// Postings a set takes at most (its accounts are locked with one statement, well under both
 /// databases' limits of bound parameters); what is left waits for the next set.
 const POSTINGS_PER_SET: usize = 4_000;
+/// Keys looked up per statement.
+const KEYS_PER_LOOKUP: usize = 500;
 
 /// A request that posts one entry, with what it records beside it.
 pub struct PostRequest {
@@ -40,10 +42,12 @@ pub struct PostRequest {
     pub request_id: Option<String>,
     pub key: Option<IdempotencyKey>,
     pub audit: AuditNote,
-    /// The status and body of the answer, stored for the key (the body is made from the entry).
-    pub status_code: u16,
+    /// The body of the answer (`201 Created`), made from the entry, stored for the key.
     pub answer: fn(&EntryRecord) -> serde_json::Value,
 }
+
+/// The status of a posting's answer, stored with its key.
+const CREATED: u16 = 201;
 
 /// The audit record of a posting. It names the entry: as its target when `target_id` is `None`,
 /// otherwise as `entry_id` in its summary.
@@ -113,34 +117,16 @@ fn spawn_drain(store: Store) {
 
 /// Takes a turn in the batch, then the queued requests, executes them and answers each.
 async fn drain(store: Store) {
+    let pending = PendingDrain(Some(store.clone()));
     let turn = store.group.turn().await;
-    let set = {
-        let mut queue = store.combiner.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut postings = 0;
-        let taken = queue
-            .waiting
-            .iter()
-            .take_while(|queued| {
-                postings += queued.request.draft.postings.len();
-                postings <= POSTINGS_PER_SET
-            })
-            .count()
-            .max(1)
-            .min(queue.waiting.len());
-        let set: Vec<Queued> = queue.waiting.drain(..taken).collect();
-        // Requests left over get a drain of their own, queued behind this one.
-        queue.draining = !queue.waiting.is_empty();
-        if queue.draining {
-            spawn_drain(store.clone());
-        }
-        set
-    };
+    let set = pending.take();
     let turn = match turn {
         Ok(turn) => turn,
         Err(error) => return fail(set, &error),
     };
-    let Some(first) = set.first() else { return };
-    let context = Context { actor_id: first.request.actor_id, request_id: None, now: first.now };
+    let Some(last) = set.last() else { return };
+    // Due holds are expired as of the latest request of the set.
+    let context = Context { actor_id: last.request.actor_id, request_id: None, now: last.now };
     let mut work = UnitOfWork { turn, context, idempotency_record_id: None };
     work.turn.units = set.len() as u64;
     let (requests, replies): (Vec<_>, Vec<_>) =
@@ -157,6 +143,44 @@ async fn drain(store: Store) {
     }
     for (reply, result) in replies.into_iter().zip(results) {
         let _ = reply.send(result);
+    }
+}
+
+/// A drain that has not yet taken its set. Should it end before (a panic while waiting for its
+/// turn), another drain takes over, so no queued request waits for a drain that never comes.
+struct PendingDrain(Option<Store>);
+
+impl PendingDrain {
+    /// Takes the requests queued so far (up to `POSTINGS_PER_SET` postings, and always at least
+    /// one, however many postings it has); what is left gets a drain of its own, behind this one.
+    fn take(mut self) -> Vec<Queued> {
+        let store = self.0.take().expect("a pending drain has its store");
+        let mut queue = store.combiner.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut postings = 0;
+        let taken = queue
+            .waiting
+            .iter()
+            .take_while(|queued| {
+                postings += queued.request.draft.postings.len();
+                postings <= POSTINGS_PER_SET
+            })
+            .count()
+            .max(1)
+            .min(queue.waiting.len());
+        let set: Vec<Queued> = queue.waiting.drain(..taken).collect();
+        queue.draining = !queue.waiting.is_empty();
+        if queue.draining {
+            spawn_drain(store.clone());
+        }
+        set
+    }
+}
+
+impl Drop for PendingDrain {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.take() {
+            spawn_drain(store);
+        }
     }
 }
 
@@ -207,9 +231,9 @@ async fn execute(
                 outcomes.push(Outcome::Done(replay_of(stored, key)));
                 continue;
             }
-            if let Some(&(request, entry, request_hash)) = claimed.get(&(key.caller_id, key.key.as_str())) {
+            if let Some(&(first_index, entry, request_hash)) = claimed.get(&(key.caller_id, key.key.as_str())) {
                 outcomes.push(if request_hash == key.request_hash {
-                    Outcome::SameAs { request, entry }
+                    Outcome::SameAs { request: first_index, entry }
                 } else {
                     Outcome::Done(Err(StoreError::IdempotencyMismatch))
                 });
@@ -246,9 +270,9 @@ async fn execute(
                 work.turn.audit(audit_record(request, *now, &records[entry]));
                 Ok(Posted::Fresh(records[entry].clone()))
             }
-            Outcome::SameAs { request: first, entry } => {
-                let first = &requests[first].0;
-                Ok(Posted::Replayed(Replay { status_code: first.status_code, body: (first.answer)(&records[entry]) }))
+            Outcome::SameAs { request: first_index, entry } => {
+                let first = &requests[first_index].0;
+                Ok(Posted::Replayed(Replay { status_code: CREATED, body: (first.answer)(&records[entry]) }))
             }
         })
         .collect();
@@ -261,21 +285,27 @@ async fn answered_keys(
     work: &UnitOfWork,
     requests: &[(PostRequest, DateTime<Utc>)],
 ) -> StoreResult<HashMap<(i64, String), idempotency_key::Model>> {
-    let mut any = Condition::any();
-    let mut keyed = false;
-    for key in requests.iter().filter_map(|(request, _)| request.key.as_ref()) {
-        keyed = true;
-        any = any.add(
-            Condition::all()
-                .add(idempotency_key::Column::CallerId.eq(key.caller_id))
-                .add(idempotency_key::Column::Key.eq(key.key.as_str())),
+    let keys: BTreeSet<(i64, &str)> = requests
+        .iter()
+        .filter_map(|(request, _)| request.key.as_ref().map(|key| (key.caller_id, key.key.as_str())))
+        .collect();
+    let texts: Vec<&str> = keys.iter().map(|(_, key)| *key).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut answered = HashMap::new();
+    // By key text (one list, not a condition per key: SQLite limits how deep a condition nests),
+    // then by caller.
+    for chunk in texts.chunks(KEYS_PER_LOOKUP) {
+        let found = idempotency_key::Entity::find()
+            .filter(idempotency_key::Column::Key.is_in(chunk.iter().copied()))
+            .all(work.txn())
+            .await?;
+        answered.extend(
+            found
+                .into_iter()
+                .filter(|model| keys.contains(&(model.caller_id, model.key.as_str())))
+                .map(|model| ((model.caller_id, model.key.clone()), model)),
         );
     }
-    if !keyed {
-        return Ok(HashMap::new());
-    }
-    let found = idempotency_key::Entity::find().filter(any).all(work.txn()).await?;
-    Ok(found.into_iter().map(|model| ((model.caller_id, model.key.clone()), model)).collect())
+    Ok(answered)
 }
 
 fn replay_of(stored: &idempotency_key::Model, key: &IdempotencyKey) -> StoreResult<Posted> {
@@ -305,7 +335,7 @@ fn record_answers(
                 key.caller_id,
                 script.text(&key.key),
                 script.text(&key.request_hash),
-                request.status_code,
+                CREATED,
                 script.text(&(request.answer)(&records[*entry]).to_string()),
                 script.time(*now),
             )),

@@ -326,6 +326,7 @@ impl Turn {
         // Rolled back; the savepoint stays open, empty, for the next unit.
         baton.batch().txn.execute_unprepared(ROLL_BACK_SAVEPOINT).await?;
         baton.in_savepoint = false;
+        // It made nothing durable, so it counts as no unit of the batch.
         Self::wait_durable(baton, 0, None, Vec::new()).await
     }
 
