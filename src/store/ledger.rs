@@ -15,7 +15,7 @@ use sea_orm::{
     FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 
-use super::script::{Script, optional_integer};
+use super::script::{Kind, Rows, Script, Value, optional_integer};
 use super::{ChainHead, Context, Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{
     AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, FirstLot,
@@ -426,31 +426,46 @@ pub(super) async fn write_balances(connection: &impl ConnectionTrait, book: &Boo
     Ok(())
 }
 
-/// The statement that writes the changed balances back, if any changed.
+/// The statement that writes the changed balances back, if any changed: a join with a list of
+/// the new totals (a `CASE` per column would compare every row with every id, which a set of a
+/// thousand accounts makes slow).
 fn balances_statement(book: &Book) -> Option<String> {
-    let changed: Vec<&AccountState> = book.changed().collect();
-    if changed.is_empty() {
+    // Only integers go into this statement, so writing them inline is safe.
+    let rows: Vec<String> = book
+        .changed()
+        .map(|state| {
+            let balances = &state.balances;
+            format!(
+                "({}, {}, {}, {}, {})",
+                state.id,
+                balances.debits_posted.minor(),
+                balances.credits_posted.minor(),
+                balances.debits_pending.minor(),
+                balances.credits_pending.minor()
+            )
+        })
+        .collect();
+    if rows.is_empty() {
         return None;
     }
-    // Only integers go into this statement, so writing them inline is safe.
-    let column = |name: &str, value: fn(&Balances) -> Points| {
-        let cases: String =
-            changed.iter().map(|state| format!(" WHEN {} THEN {}", state.id, value(&state.balances).minor())).collect();
-        format!("{name} = CASE id{cases} END")
-    };
-    let ids: Vec<String> = changed.iter().map(|state| state.id.to_string()).collect();
+    // A list's columns are `column1`… on both databases.
     Some(format!(
-        "UPDATE accounts SET {}, {}, {}, {} WHERE id IN ({})",
-        column("debits_posted", |balances| balances.debits_posted),
-        column("credits_posted", |balances| balances.credits_posted),
-        column("debits_pending", |balances| balances.debits_pending),
-        column("credits_pending", |balances| balances.credits_pending),
-        ids.join(",")
+        "UPDATE accounts SET debits_posted = v.column2, credits_posted = v.column3, debits_pending = v.column4, \
+         credits_pending = v.column5 FROM (VALUES {}) AS v WHERE accounts.id = v.column1",
+        rows.join(", ")
     ))
 }
 
 /// Rows per multi-row insert: well under SQLite's limit of bound parameters.
 const ROWS_PER_INSERT: usize = 1_000;
+
+const POSTING_COLUMNS: &[(&str, Kind)] = &[
+    ("entry_id", Kind::Integer),
+    ("account_id", Kind::Integer),
+    ("amount", Kind::Integer),
+    ("balance_after", Kind::Integer),
+    ("created_at", Kind::Time),
+];
 
 /// An entry applied to the book, to be appended: who posted it, and when.
 pub(super) struct Applied<'a> {
@@ -498,7 +513,7 @@ pub(super) async fn append_entries(
         script.push(&statement);
     }
     let mut entry_rows = Vec::with_capacity(applied.len());
-    let mut posting_rows = Vec::new();
+    let mut posting_rows = Rows::new("postings", POSTING_COLUMNS);
     for (offset, Applied { draft, planned, actor_id, now }) in applied.iter().enumerate() {
         let id = head.last_entry_id + 1 + offset as i64;
         let created_at = std::cmp::max(ledger_time(*now), last_at);
@@ -529,15 +544,15 @@ pub(super) async fn append_entries(
             script.text(&prev_hash),
             script.text(&hash),
         ));
-        posting_rows.extend(planned.iter().map(|posting| {
-            format!(
-                "({id}, {}, {}, {}, {})",
-                posting.account_id,
-                posting.amount.minor(),
-                posting.balance_after.minor(),
-                script.time(created_at)
-            )
-        }));
+        for posting in planned {
+            posting_rows.push(&[
+                Value::Integer(id),
+                Value::Integer(posting.account_id),
+                Value::Integer(posting.amount.minor()),
+                Value::Integer(posting.balance_after.minor()),
+                Value::Time(created_at),
+            ]);
+        }
         records.push(EntryRecord {
             id,
             kind: draft.kind,
@@ -567,12 +582,7 @@ pub(super) async fn append_entries(
             chunk.join(", ")
         ));
     }
-    for chunk in posting_rows.chunks(ROWS_PER_INSERT) {
-        script.push(&format!(
-            "INSERT INTO postings (entry_id, account_id, amount, balance_after, created_at) VALUES {}",
-            chunk.join(", ")
-        ));
-    }
+    script.insert(&mut posting_rows);
     super::lots::record(&mut script, book, &records);
     more(&mut script, &records);
     let reversal = applied.iter().find_map(|applied| applied.draft.reverses_entry_id);

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
 
 use super::StoreResult;
 use super::ledger::EntryRecord;
-use super::script::Script;
+use super::script::{Kind, Rows, Script, Value};
 use crate::domain::ledger::{AccountId, AccountKind, Book};
 use crate::domain::points::Points;
 use entity::lot;
@@ -31,7 +31,7 @@ pub struct Expiring {
 /// that lot directly; any other debit spreads over the lots in order.
 pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) {
     let rider = |account_id: AccountId| book.get(account_id).filter(|state| state.kind == AccountKind::Rider);
-    let mut new_lots: Vec<String> = Vec::new();
+    let mut new_lots = Rows::new("lots", LOT_COLUMNS);
     // Accounts whose lots this call has changed: their first lot as read may be stale.
     let mut changed: BTreeSet<AccountId> = BTreeSet::new();
     for entry in entries {
@@ -41,17 +41,18 @@ pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) 
                 let expires_at = state
                     .points_expire_months
                     .and_then(|months| entry.created_at.checked_add_months(Months::new(months)));
-                new_lots.push(format!(
-                    "({}, {}, {amount}, {amount}, {}, {})",
-                    posting.account_id,
-                    entry.id,
-                    script.time(entry.created_at),
-                    script.optional_time(expires_at),
-                    amount = posting.amount.minor(),
-                ));
+                new_lots.push(&[
+                    Value::Integer(posting.account_id),
+                    Value::Integer(entry.id),
+                    Value::Integer(posting.amount.minor()),
+                    Value::Integer(posting.amount.minor()),
+                    Value::Time(entry.created_at),
+                    expires_at.map_or(Value::Null, Value::Time),
+                ]);
                 changed.insert(posting.account_id);
             } else if posting.amount.is_negative() {
-                open(script, &mut new_lots);
+                // The lots opened so far go first: a debit may spend them.
+                script.insert(&mut new_lots);
                 let amount = -posting.amount.minor();
                 let first_lot = state.first_lot.filter(|lot| lot.remaining >= amount);
                 match first_lot {
@@ -66,18 +67,17 @@ pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) 
             }
         }
     }
-    open(script, &mut new_lots);
+    script.insert(&mut new_lots);
 }
 
-fn open(script: &mut Script, new_lots: &mut Vec<String>) {
-    for chunk in new_lots.chunks(1_000) {
-        script.push(&format!(
-            "INSERT INTO lots (account_id, entry_id, amount, remaining, earned_at, expires_at) VALUES {}",
-            chunk.join(", ")
-        ));
-    }
-    new_lots.clear();
-}
+const LOT_COLUMNS: &[(&str, Kind)] = &[
+    ("account_id", Kind::Integer),
+    ("entry_id", Kind::Integer),
+    ("amount", Kind::Integer),
+    ("remaining", Kind::Integer),
+    ("earned_at", Kind::Time),
+    ("expires_at", Kind::Time),
+];
 
 /// The statement that takes `amount` (minor units) out of an account's lots, soonest-expiring
 /// first (never-expiring last): each lot gives what is left to take after the lots before it.

@@ -51,16 +51,125 @@ impl Script {
         }
     }
 
-    pub(super) fn optional_time(&self, value: Option<DateTime<Utc>>) -> String {
-        value.map_or_else(|| "NULL".to_owned(), |value| self.time(value))
-    }
-
     /// Sends every statement at once; the first that fails stops the rest and is the error.
     pub(super) async fn run(self, connection: &impl ConnectionTrait) -> Result<(), DbErr> {
         if !self.sql.is_empty() {
             connection.execute_unprepared(&self.sql).await?;
         }
         Ok(())
+    }
+}
+
+/// A value of a row of `Rows`: only integers and timestamps, so nothing a caller sends.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Value {
+    Integer(i64),
+    Time(DateTime<Utc>),
+    Null,
+}
+
+/// The type of a column of `Rows`, as PostgreSQL names it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Kind {
+    Integer,
+    Time,
+}
+
+/// Rows to insert into one table with one statement.
+pub(super) struct Rows {
+    table: &'static str,
+    columns: &'static [(&'static str, Kind)],
+    values: Vec<Value>,
+}
+
+/// Rows per `VALUES` insert on SQLite: well under its limit of a statement's terms.
+const ROWS_PER_VALUES: usize = 1_000;
+
+impl Rows {
+    pub(super) fn new(table: &'static str, columns: &'static [(&'static str, Kind)]) -> Rows {
+        Rows { table, columns, values: Vec::new() }
+    }
+
+    /// Adds a row: one value per column, in order.
+    pub(super) fn push(&mut self, row: &[Value]) {
+        debug_assert_eq!(row.len(), self.columns.len(), "a value per column of {}", self.table);
+        self.values.extend_from_slice(row);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl Script {
+    /// Inserts the rows and empties them. On PostgreSQL with one array per column (`unnest`): a
+    /// literal per column parses and plans in a fraction of the time of a thousand-row `VALUES`.
+    pub(super) fn insert(&mut self, rows: &mut Rows) {
+        if rows.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = rows.columns.iter().map(|(name, _)| *name).collect();
+        let width = rows.columns.len();
+        let statement = match self.backend {
+            DbBackend::Postgres => {
+                let arrays: Vec<String> = rows
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(column, (_, kind))| {
+                        let items: Vec<String> = rows
+                            .values
+                            .iter()
+                            .skip(column)
+                            .step_by(width)
+                            .map(|value| match value {
+                                Value::Integer(integer) => integer.to_string(),
+                                Value::Time(time) => {
+                                    format!("\"{}\"", time.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+                                }
+                                Value::Null => "NULL".to_owned(),
+                            })
+                            .collect();
+                        let kind = match kind {
+                            Kind::Integer => "int8",
+                            Kind::Time => "timestamptz",
+                        };
+                        format!("'{{{}}}'::{kind}[]", items.join(","))
+                    })
+                    .collect();
+                vec![format!(
+                    "INSERT INTO {} ({}) SELECT * FROM unnest({})",
+                    rows.table,
+                    names.join(", "),
+                    arrays.join(", ")
+                )]
+            }
+            _ => rows
+                .values
+                .chunks(width * ROWS_PER_VALUES)
+                .map(|chunk| {
+                    let tuples: Vec<String> = chunk
+                        .chunks(width)
+                        .map(|row| {
+                            let literals: Vec<String> = row
+                                .iter()
+                                .map(|value| match value {
+                                    Value::Integer(integer) => integer.to_string(),
+                                    Value::Time(time) => self.time(*time),
+                                    Value::Null => "NULL".to_owned(),
+                                })
+                                .collect();
+                            format!("({})", literals.join(", "))
+                        })
+                        .collect();
+                    format!("INSERT INTO {} ({}) VALUES {}", rows.table, names.join(", "), tuples.join(", "))
+                })
+                .collect(),
+        };
+        for statement in statement {
+            self.push(&statement);
+        }
+        rows.values.clear();
     }
 }
 
@@ -82,6 +191,32 @@ mod tests {
         let literal = script.text("'); DROP TABLE accounts; -- 奶茶\\");
         let inside = literal.trim_start_matches("convert_from(decode('").trim_end_matches("', 'hex'), 'UTF8')");
         assert!(inside.chars().all(|c| c.is_ascii_hexdigit()), "{literal}");
+    }
+
+    #[test]
+    fn rows_are_one_array_per_column_on_postgres_and_a_values_list_on_sqlite() {
+        const COLUMNS: &[(&str, Kind)] = &[("a", Kind::Integer), ("at", Kind::Time)];
+        let at = DateTime::parse_from_rfc3339("2026-11-23T04:05:06.5Z").unwrap().with_timezone(&Utc);
+        let rows = || {
+            let mut rows = Rows::new("t", COLUMNS);
+            rows.push(&[Value::Integer(-1), Value::Time(at)]);
+            rows.push(&[Value::Integer(2), Value::Null]);
+            rows
+        };
+        let mut script = Script::new(DbBackend::Postgres);
+        script.insert(&mut rows());
+        assert_eq!(
+            script.sql,
+            "INSERT INTO t (a, at) SELECT * FROM unnest('{-1,2}'::int8[], \
+             '{\"2026-11-23T04:05:06.500+00:00\",NULL}'::timestamptz[]);\n"
+        );
+        let mut script = Script::new(DbBackend::Sqlite);
+        let mut taken = rows();
+        script.insert(&mut taken);
+        assert_eq!(script.sql, "INSERT INTO t (a, at) VALUES (-1, '2026-11-23T04:05:06.500+00:00'), (2, NULL);\n");
+        assert!(taken.is_empty(), "inserted rows are taken");
+        script.insert(&mut taken);
+        assert_eq!(script.sql.matches("INSERT").count(), 1, "nothing to insert adds nothing");
     }
 
     #[test]
