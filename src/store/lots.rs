@@ -24,14 +24,18 @@ pub struct Expiring {
 }
 
 /// Adds the lots of newly appended entries to `script`: credits to rider accounts open lots, debits
-/// consume them. The statements run in order, so a debit may spend a lot opened before it.
+/// consume them.
 ///
 /// `book` must be the one the entries were applied to: its first lots are as read with the
 /// accounts' locks, so the first debit of an account that fits in its first lot takes it from
-/// that lot directly; any other debit spreads over the lots in order.
+/// that lot directly; any other debit spreads over the lots in order. New lots and first-lot
+/// debits touch rows nothing else in the call reads, so each kind is written with one statement
+/// for the whole call; both are written before a spread, which reads the account's lots.
 pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) {
     let rider = |account_id: AccountId| book.get(account_id).filter(|state| state.kind == AccountKind::Rider);
     let mut new_lots = Rows::new("lots", LOT_COLUMNS);
+    // (lot, amount) taken from first lots.
+    let mut first_lot_debits: Vec<(i64, i64)> = Vec::new();
     // Accounts whose lots this call has changed: their first lot as read may be stale.
     let mut changed: BTreeSet<AccountId> = BTreeSet::new();
     for entry in entries {
@@ -51,16 +55,15 @@ pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) 
                 ]);
                 changed.insert(posting.account_id);
             } else if posting.amount.is_negative() {
-                // The lots opened so far go first: a debit may spend them.
-                script.insert(&mut new_lots);
                 let amount = -posting.amount.minor();
                 let first_lot = state.first_lot.filter(|lot| lot.remaining >= amount);
                 match first_lot {
-                    Some(lot) if changed.insert(posting.account_id) => {
-                        script.push(&format!("UPDATE lots SET remaining = remaining - {amount} WHERE id = {}", lot.id));
-                    }
+                    Some(lot) if changed.insert(posting.account_id) => first_lot_debits.push((lot.id, amount)),
                     _ => {
                         changed.insert(posting.account_id);
+                        // The spread sees every lot as it stands: what was opened or taken before it.
+                        script.insert(&mut new_lots);
+                        take_from_first_lots(script, &mut first_lot_debits);
                         script.push(&spread(posting.account_id, amount));
                     }
                 }
@@ -68,6 +71,21 @@ pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) 
         }
     }
     script.insert(&mut new_lots);
+    take_from_first_lots(script, &mut first_lot_debits);
+}
+
+/// Takes each amount from its lot, with one statement, and empties the list.
+fn take_from_first_lots(script: &mut Script, debits: &mut Vec<(i64, i64)>) {
+    if debits.is_empty() {
+        return;
+    }
+    // Only integers go into this statement. A list's columns are `column1`… on both databases.
+    let rows: Vec<String> = debits.iter().map(|(lot_id, amount)| format!("({lot_id}, {amount})")).collect();
+    script.push(&format!(
+        "UPDATE lots SET remaining = lots.remaining - v.column2 FROM (VALUES {}) AS v WHERE lots.id = v.column1",
+        rows.join(", ")
+    ));
+    debits.clear();
 }
 
 const LOT_COLUMNS: &[(&str, Kind)] = &[
