@@ -24,7 +24,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use tokio::sync::oneshot;
 
 use super::ledger::{self, Applied, EntryDraft, EntryRecord};
-use super::script::Script;
+use super::script::{Kind, Rows, Script, Value};
 use super::{Context, IdempotencyKey, Replay, Store, StoreError, StoreResult, UnitOfWork, audit};
 use crate::domain::ledger::AccountId;
 use entity::idempotency_key;
@@ -326,30 +326,30 @@ fn record_answers(
     outcomes: &[Outcome],
     records: &[EntryRecord],
 ) {
-    let rows: Vec<String> = outcomes
-        .iter()
-        .zip(requests)
-        .filter_map(|(outcome, (request, now))| match (outcome, &request.key) {
-            (Outcome::Applied(entry), Some(key)) => Some(format!(
-                "({}, {}, {}, {}, {}, {})",
-                key.caller_id,
-                script.text(&key.key),
-                script.text(&key.request_hash),
-                CREATED,
-                script.text(&(request.answer)(&records[*entry]).to_string()),
-                script.time(*now),
-            )),
-            _ => None,
-        })
-        .collect();
-    if !rows.is_empty() {
-        script.push(&format!(
-            "INSERT INTO idempotency_keys (caller_id, key, request_hash, status_code, response_body, created_at) \
-             VALUES {}",
-            rows.join(", ")
-        ));
+    let mut rows = Rows::new("idempotency_keys", KEY_COLUMNS);
+    for (outcome, (request, now)) in outcomes.iter().zip(requests) {
+        if let (Outcome::Applied(entry), Some(key)) = (outcome, &request.key) {
+            rows.push([
+                Value::Integer(key.caller_id),
+                Value::Text(key.key.clone()),
+                Value::Text(key.request_hash.clone()),
+                Value::Integer(i64::from(CREATED)),
+                Value::Text((request.answer)(&records[*entry]).to_string()),
+                Value::Time(*now),
+            ]);
+        }
     }
+    script.insert(&mut rows);
 }
+
+const KEY_COLUMNS: &[(&str, Kind)] = &[
+    ("caller_id", Kind::Integer),
+    ("key", Kind::Text),
+    ("request_hash", Kind::Text),
+    ("status_code", Kind::Integer),
+    ("response_body", Kind::Text),
+    ("created_at", Kind::Time),
+];
 
 fn audit_record(request: &PostRequest, now: DateTime<Utc>, record: &EntryRecord) -> entity::audit_event::ActiveModel {
     let context = Context { actor_id: request.actor_id, request_id: request.request_id.clone(), now };

@@ -15,7 +15,7 @@ use sea_orm::{
     FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 
-use super::script::{Kind, Rows, Script, Value, optional_integer};
+use super::script::{Kind, Rows, Script, Value};
 use super::{ChainHead, Context, Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{
     AccountId, AccountKind, AccountState, Balances, Book, Discrepancy, EntryContent, EntryId, EntryKind, FirstLot,
@@ -456,8 +456,18 @@ fn balances_statement(book: &Book) -> Option<String> {
     ))
 }
 
-/// Rows per multi-row insert: well under SQLite's limit of bound parameters.
-const ROWS_PER_INSERT: usize = 1_000;
+const ENTRY_COLUMNS: &[(&str, Kind)] = &[
+    ("id", Kind::Integer),
+    ("kind", Kind::Text),
+    ("reason", Kind::Text),
+    ("reference_type", Kind::Text),
+    ("reference_id", Kind::Text),
+    ("actor_id", Kind::Integer),
+    ("created_at", Kind::Time),
+    ("reverses_entry_id", Kind::Integer),
+    ("prev_hash", Kind::Text),
+    ("hash", Kind::Text),
+];
 
 const POSTING_COLUMNS: &[(&str, Kind)] = &[
     ("entry_id", Kind::Integer),
@@ -512,7 +522,7 @@ pub(super) async fn append_entries(
     if let Some(statement) = balances_statement(book) {
         script.push(&statement);
     }
-    let mut entry_rows = Vec::with_capacity(applied.len());
+    let mut entry_rows = Rows::new("journal_entries", ENTRY_COLUMNS);
     let mut posting_rows = Rows::new("postings", POSTING_COLUMNS);
     for (offset, Applied { draft, planned, actor_id, now }) in applied.iter().enumerate() {
         let id = head.last_entry_id + 1 + offset as i64;
@@ -532,20 +542,20 @@ pub(super) async fn append_entries(
             postings: &posting_pairs,
         };
         let hash = entry_hash(&prev_hash, &content);
-        entry_rows.push(format!(
-            "({id}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-            script.text(draft.kind.as_str()),
-            script.text(&draft.reason),
-            script.optional_text(draft.reference.reference_type.as_deref()),
-            script.optional_text(draft.reference.reference_id.as_deref()),
-            optional_integer(*actor_id),
-            script.time(created_at),
-            optional_integer(draft.reverses_entry_id),
-            script.text(&prev_hash),
-            script.text(&hash),
-        ));
+        entry_rows.push([
+            Value::Integer(id),
+            Value::Text(draft.kind.as_str().to_owned()),
+            Value::Text(draft.reason.clone()),
+            Value::optional_text(draft.reference.reference_type.as_deref()),
+            Value::optional_text(draft.reference.reference_id.as_deref()),
+            Value::optional_integer(*actor_id),
+            Value::Time(created_at),
+            Value::optional_integer(draft.reverses_entry_id),
+            Value::Text(prev_hash.clone()),
+            Value::Text(hash.clone()),
+        ]);
         for posting in planned {
-            posting_rows.push(&[
+            posting_rows.push([
                 Value::Integer(id),
                 Value::Integer(posting.account_id),
                 Value::Integer(posting.amount.minor()),
@@ -575,13 +585,7 @@ pub(super) async fn append_entries(
                 .collect(),
         });
     }
-    for chunk in entry_rows.chunks(ROWS_PER_INSERT) {
-        script.push(&format!(
-            "INSERT INTO journal_entries (id, kind, reason, reference_type, reference_id, actor_id, created_at, \
-             reverses_entry_id, prev_hash, hash) VALUES {}",
-            chunk.join(", ")
-        ));
-    }
+    script.insert(&mut entry_rows);
     script.insert(&mut posting_rows);
     super::lots::record(&mut script, book, &records);
     more(&mut script, &records);

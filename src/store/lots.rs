@@ -45,7 +45,7 @@ pub(super) fn record(script: &mut Script, book: &Book, entries: &[EntryRecord]) 
                 let expires_at = state
                     .points_expire_months
                     .and_then(|months| entry.created_at.checked_add_months(Months::new(months)));
-                new_lots.push(&[
+                new_lots.push([
                     Value::Integer(posting.account_id),
                     Value::Integer(entry.id),
                     Value::Integer(posting.amount.minor()),
