@@ -233,3 +233,29 @@ async fn one_key_sent_at_once_with_two_different_bodies_posts_one_of_them() {
     assert_eq!(app.balance(rider).await, amount);
     app.assert_verified().await;
 }
+
+#[tokio::test]
+async fn more_postings_at_once_than_one_set_takes_are_all_posted_exactly_once() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let budget = app.budget_account(city).await;
+    let riders = [
+        app.rider("13800000001", community).await.account_id.unwrap(),
+        app.rider("13800000002", community).await.account_id.unwrap(),
+    ];
+    app.fund(city, "10000.00").await;
+    // 40 requests of 100 transfers: 8,000 postings, twice what one set takes, so the queue is
+    // drained by several sets one after another.
+    let answers = join_all((0..40).map(|_| {
+        let transfers: Vec<_> =
+            (0..100).map(|index| json!({"from": budget, "to": riders[index % 2], "amount": "1.00"})).collect();
+        app.post("/api/v1/entries", &app.admin_token, json!({"reason": "many", "transfers": transfers}))
+    }))
+    .await;
+    let entries: HashSet<i64> = answers.iter().map(|answer| answer.ok(201)["id"].as_i64().unwrap()).collect();
+    assert_eq!(entries.len(), 40, "one entry per request");
+    assert_eq!(app.balance(riders[0]).await, "2000.00");
+    assert_eq!(app.balance(riders[1]).await, "2000.00");
+    assert_eq!(app.balance(budget).await, "6000.00");
+    app.assert_verified().await;
+}
