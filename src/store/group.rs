@@ -23,18 +23,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Notify, OwnedMutexGuard, oneshot};
 
+use super::script::{Kind, Rows, Script, Value};
 use super::{StoreError, StoreResult};
-use entity::{audit_event, ledger_head};
-
-/// Audit records per multi-row insert: well under SQLite's limit of bound parameters.
-const AUDIT_ROWS_PER_INSERT: usize = 500;
+use entity::audit_event;
 
 /// The key of the advisory lock every batch holds on PostgreSQL (any constant shared by all servers).
 const WRITE_LOCK_KEY: i64 = 0x6c65_6467_6572; // "ledger"
@@ -251,25 +248,47 @@ async fn run_flusher(group: Weak<GroupCommit>, flush: Arc<Notify>) {
     }
 }
 
+/// Writes the batch's audit records and chain head with one script (one round trip), then commits.
 async fn commit_batch(
     txn: DatabaseTransaction,
     head: Option<ChainHead>,
     audit: Vec<audit_event::ActiveModel>,
 ) -> Result<(), DbErr> {
-    for chunk in audit.chunks(AUDIT_ROWS_PER_INSERT) {
-        audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+    let mut script = Script::new(txn.get_database_backend());
+    let mut rows = Rows::new("audit_events", AUDIT_COLUMNS);
+    for record in &audit {
+        rows.push([
+            Value::Time(*record.at.as_ref()),
+            Value::optional_integer(*record.actor_id.as_ref()),
+            Value::Text(record.action.as_ref().clone()),
+            Value::Text(record.target_type.as_ref().clone()),
+            Value::optional_text(record.target_id.as_ref().as_deref()),
+            Value::optional_text(record.request_id.as_ref().as_deref()),
+            Value::Text(record.summary.as_ref().clone()),
+        ]);
     }
+    script.insert(&mut rows);
     if let Some(head) = head.filter(|head| head.moved) {
-        ledger_head::Entity::update_many()
-            .col_expr(ledger_head::Column::LastEntryId, Expr::value(head.last_entry_id))
-            .col_expr(ledger_head::Column::LastHash, Expr::value(head.last_hash))
-            .col_expr(ledger_head::Column::LastAt, Expr::value(head.last_at))
-            .filter(ledger_head::Column::Id.eq(1))
-            .exec(&txn)
-            .await?;
+        script.push(&format!(
+            "UPDATE ledger_head SET last_entry_id = {}, last_hash = {}, last_at = {} WHERE id = 1",
+            head.last_entry_id,
+            script.text(&head.last_hash),
+            script.time(head.last_at)
+        ));
     }
+    script.run(&txn).await?;
     txn.commit().await
 }
+
+const AUDIT_COLUMNS: &[(&str, Kind)] = &[
+    ("at", Kind::Time),
+    ("actor_id", Kind::Integer),
+    ("action", Kind::Text),
+    ("target_type", Kind::Text),
+    ("target_id", Kind::Text),
+    ("request_id", Kind::Text),
+    ("summary", Kind::Text),
+];
 
 impl Turn {
     /// Where this unit's statements go: the batch's transaction (inside the savepoint unless it
