@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use super::ledger::{self, Applied, EntryDraft, EntryRecord};
 use super::script::{Kind, Rows, Script, Value};
-use super::{Context, IdempotencyKey, Replay, Store, StoreError, StoreResult, UnitOfWork, audit};
+use super::{Context, IdempotencyKey, Replay, Store, StoreError, StoreResult, UnitOfWork, audit, stored_answer};
 use crate::domain::ledger::AccountId;
 use entity::idempotency_key;
 
@@ -309,14 +309,10 @@ async fn answered_keys(
 }
 
 fn replay_of(stored: &idempotency_key::Model, key: &IdempotencyKey) -> StoreResult<Posted> {
-    if stored.request_hash != key.request_hash {
-        return Err(StoreError::IdempotencyMismatch);
+    match stored_answer(stored, key)? {
+        Some(replay) => Ok(Posted::Replayed(replay)),
+        None => Err(StoreError::key_in_progress()),
     }
-    if stored.status_code == 0 {
-        return Err(StoreError::Conflict("a request with this Idempotency-Key is still in progress".into()));
-    }
-    let body = serde_json::from_str(&stored.response_body).map_err(|error| DbErr::Custom(error.to_string()))?;
-    Ok(Posted::Replayed(Replay { status_code: u16::try_from(stored.status_code).unwrap_or(200), body }))
 }
 
 /// Adds the answers of the applied requests that carry a key to the set's script.

@@ -76,6 +76,11 @@ pub enum StoreError {
 
 impl StoreError {
     /// A unique-constraint violation, classified by kind rather than by constraint name (names differ per backend).
+    /// A retry that arrives while the first request with its key has not finished.
+    fn key_in_progress() -> StoreError {
+        StoreError::Conflict("a request with this Idempotency-Key is still in progress".into())
+    }
+
     pub fn is_unique_violation(error: &DbErr) -> bool {
         matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
     }
@@ -215,9 +220,7 @@ impl Store {
                     turn.wait_for_batch().await?;
                     return match self.find_replay(key).await? {
                         Some(replay) => Ok(Begun::Replayed(replay)),
-                        None => {
-                            Err(StoreError::Conflict("a request with this Idempotency-Key is still in progress".into()))
-                        }
+                        None => Err(StoreError::key_in_progress()),
                     };
                 }
                 Err(error) => return Err(error.into()),
@@ -242,15 +245,21 @@ impl Store {
             .one(&self.read)
             .await?;
         let Some(found) = found else { return Ok(None) };
-        if found.request_hash != key.request_hash {
-            return Err(StoreError::IdempotencyMismatch);
-        }
-        if found.status_code == 0 {
-            return Ok(None);
-        }
-        let body = serde_json::from_str(&found.response_body).map_err(|error| DbErr::Custom(error.to_string()))?;
-        Ok(Some(Replay { status_code: u16::try_from(found.status_code).unwrap_or(200), body }))
+        stored_answer(&found, key)
     }
+}
+
+/// The answer stored for a key, for a retry with the same request; `None` while the first request
+/// is still in progress (its claim holds no answer yet).
+fn stored_answer(found: &idempotency_key::Model, key: &IdempotencyKey) -> StoreResult<Option<Replay>> {
+    if found.request_hash != key.request_hash {
+        return Err(StoreError::IdempotencyMismatch);
+    }
+    if found.status_code == 0 {
+        return Ok(None);
+    }
+    let body = serde_json::from_str(&found.response_body).map_err(|error| DbErr::Custom(error.to_string()))?;
+    Ok(Some(Replay { status_code: u16::try_from(found.status_code).unwrap_or(200), body }))
 }
 
 fn sqlite_options(database_url: &str, connections: u32) -> ConnectOptions {
