@@ -32,6 +32,7 @@ pub mod refresh_token;
 pub mod reward;
 pub mod signal_daily;
 pub mod signal_event;
+pub mod signal_subject;
 pub mod squad;
 pub mod squad_member;
 pub mod user;

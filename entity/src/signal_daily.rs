@@ -8,7 +8,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub subject_key: String,
+    /// The subject (`signal_subjects`): an integer, so a rule's window groups fast.
+    pub subject_id: i64,
     pub partner_id: i64,
     pub kind: String,
     /// Local (UTC+8) day, YYYY-MM-DD.

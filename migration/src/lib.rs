@@ -10,6 +10,7 @@ mod m20261122_000004_spending;
 mod m20261122_000005_membership;
 mod m20261123_000006_level_language;
 mod m20261123_000007_lot_spending_order;
+mod m20261202_000008_signal_subjects;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_membership::Migration),
             Box::new(m20261123_000006_level_language::Migration),
             Box::new(m20261123_000007_lot_spending_order::Migration),
+            Box::new(m20261202_000008_signal_subjects::Migration),
         ]
     }
 }

@@ -84,8 +84,6 @@ pub struct AppState {
     pub subjects: Arc<crate::domain::membership::SubjectKeys>,
     /// Level paths by id. A level never moves, so an entry never goes stale.
     level_paths: Arc<RwLock<HashMap<i64, String>>>,
-    /// One signal batch at a time per partner on this server (see `partners::push_signals`).
-    signal_turns: Arc<std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
     pub partner_limiter: Arc<throttle::PartnerLimiter>,
 }
@@ -106,20 +104,7 @@ impl AppState {
             policy,
             subjects: Arc::new(subjects),
             level_paths: Arc::default(),
-            signal_turns: Arc::default(),
         }
-    }
-
-    /// Waits for this partner's turn to store a signal batch.
-    pub async fn signal_turn(&self, partner_id: i64) -> tokio::sync::OwnedMutexGuard<()> {
-        let turn = self
-            .signal_turns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(partner_id)
-            .or_default()
-            .clone();
-        turn.lock_owned().await
     }
 
     /// Starts the unit of work of a write, or short-circuits with the stored answer of a retry.

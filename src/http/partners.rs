@@ -22,6 +22,7 @@ use crate::auth::{hash_password, new_opaque_token, verify_password};
 use crate::domain::membership::{PartnerKind, SIGNALS_PER_BATCH_MAX, SignalInput, Subject, check_signal};
 use crate::domain::people::Role;
 use crate::domain::{Validator, required_text};
+use crate::store::CheckedBatch;
 use crate::store::membership::{self as store, PartnerRecord};
 
 const PROBLEMS: &str = "application/problem+json";
@@ -395,32 +396,10 @@ pub async fn push_signals(
             Err(reason) => rejected.push(RefusedEvent { index, event_id: event.event_id.clone(), reason }),
         }
     }
-    // The batch is stored in a transaction of its own, side by side with other partners' batches
-    // (and the ledger's) on PostgreSQL: signals touch no balance. One partner's batches take turns:
-    // they add to the same riders' daily counts, and would only wait on each other's row locks.
-    let turn = state.signal_turn(partner_id).await;
-    let work = state.store.begin_solo(None, write.request_id.clone()).await?;
-    let ingested = store::ingest(&work, partner_id, &checked).await?;
-    work.audit(
-        "signals.push",
-        "partner",
-        partner_id,
-        json!({ "accepted": ingested.accepted, "duplicates": ingested.duplicates.len(), "rejected": rejected.len() }),
-    )
-    .await?;
-    work.commit_plain().await?;
-    drop(turn);
-    // Then candidates, in group commit: it runs after every batch stored before it, so a rider whose
-    // swaps arrive in two batches at once is found by whichever comes second.
-    if !ingested.subjects.is_empty() {
-        let work = state.begin_plain(None, write.request_id.clone()).await?;
-        let created = store::candidates_among(&work, &ingested.subjects).await?;
-        if created > 0 {
-            work.audit("candidates.infer", "partner", partner_id, json!({ "candidates_created": created })).await?;
-        }
-        work.commit_plain().await?;
-    }
-    Ok(Json(SignalBatchResult { accepted: ingested.accepted, duplicates: ingested.duplicates.len() as u64, rejected }))
+    // Stored with whatever else this partner sent meanwhile, as one set (see `store::signals`).
+    let batch = CheckedBatch { partner_id, events: checked, request_id: write.request_id, rejected: rejected.len() };
+    let stored = state.store.push_signals(batch).await?;
+    Ok(Json(SignalBatchResult { accepted: stored.accepted, duplicates: stored.duplicates, rejected }))
 }
 
 /// What this partner has sent, newest first: partners read only their own submissions.

@@ -1,36 +1,28 @@
 //! Partners, signals, inference rules, candidates and memberships.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Months, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::ledger::{self, EntryRecord, Reference};
+use super::signals::{self, Activity};
 use super::{Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{AccountKind, EntryKind, Transfer};
 use crate::domain::membership::{
-    CandidateStatus, CheckedSignal, Evidence, MembershipStatus, PartnerKind, RuleCriteria, SignalKind, member_number,
+    CandidateStatus, Evidence, MembershipStatus, PartnerKind, RuleCriteria, SignalKind, member_number,
 };
 use crate::domain::volunteering::{HourStatus, local_day};
 use entity::{
     candidate, hour_log, level, membership, membership_event, membership_rule, partner, partner_level, signal_daily,
-    signal_event, user,
+    signal_event, signal_subject, user,
 };
 
-/// Subjects per query when evaluating rules for a batch's subjects.
+/// Subjects per query when looking up who is a candidate or a member already.
 const SUBJECTS_PER_QUERY: usize = 500;
-/// Signal rows (events, daily counts) per multi-row insert: a prepared statement grows with its
-/// rows, and SQLite keeps its prepared statements in the server's memory.
-const SIGNAL_ROWS_PER_INSERT: usize = 250;
 /// Candidates per multi-row insert.
 const CANDIDATES_PER_INSERT: usize = 1_000;
-/// Signals summed over the daily aggregates (cast: PostgreSQL sums bigints as numeric).
-const TOTAL: &str = "CAST(SUM(\"count\") AS BIGINT)";
-/// Distinct active days.
-const ACTIVE_DAYS: &str = "COUNT(DISTINCT \"day\")";
 /// Candidates shown in a rule preview.
 const PREVIEW_SAMPLE: usize = 20;
 
@@ -47,16 +39,6 @@ pub type CandidateRecord = candidate::Model;
 pub struct MembershipRecord {
     pub membership: membership::Model,
     pub events: Vec<membership_event::Model>,
-}
-
-/// What a signal batch did.
-#[derive(Clone, Debug, Default)]
-pub struct Ingested {
-    pub accepted: u64,
-    /// Indexes (into the checked rows) of events this partner had already sent.
-    pub duplicates: Vec<usize>,
-    /// The subjects of the batch: those who may have become candidates.
-    pub subjects: Vec<String>,
 }
 
 pub async fn create_partner(
@@ -148,107 +130,6 @@ pub async fn rotate_secret(
         .exec(work.txn())
         .await?;
     partner_by_id(work.txn(), partner_id).await
-}
-
-/// Stores a batch of checked events, each once per partner and event id, and adds the new ones to
-/// the daily aggregates; events the partner sent before are answered as duplicates.
-/// Stores a partner's signal batch and adds it to the daily counts; candidates are made apart
-/// (`candidates_among`), in group commit, where every batch stored before is seen.
-pub async fn ingest(work: &UnitOfWork, partner_id: i64, events: &[CheckedSignal]) -> StoreResult<Ingested> {
-    // Duplicates within the batch first; then each event is inserted unless the partner sent it
-    // before, and the insert itself says which were new (RETURNING): no lookup of the partner's
-    // earlier events, whose cost would grow with everything the partner ever sent.
-    let mut outcome = Ingested::default();
-    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
-    let mut candidates: Vec<(usize, &CheckedSignal)> = Vec::with_capacity(events.len());
-    for (index, event) in events.iter().enumerate() {
-        if seen.insert(event.event_id.as_str()) {
-            candidates.push((index, event));
-        } else {
-            outcome.duplicates.push(index);
-        }
-    }
-    // Batches of one partner may be stored side by side (see `Store::begin_solo`): inserting in
-    // event id order means two of them never wait for each other's rows in opposite orders.
-    candidates.sort_unstable_by(|(_, a), (_, b)| a.event_id.cmp(&b.event_id));
-    let now = work.now();
-    let mut stored: HashSet<String> = HashSet::with_capacity(candidates.len());
-    for chunk in candidates.chunks(SIGNAL_ROWS_PER_INSERT) {
-        let inserted = signal_event::Entity::insert_many(chunk.iter().map(|(_, event)| signal_event::ActiveModel {
-            partner_id: Set(partner_id),
-            event_id: Set(event.event_id.clone()),
-            subject_key: Set(event.subject_key.clone()),
-            kind: Set(event.kind.as_str().to_owned()),
-            occurred_at: Set(event.occurred_at),
-            quantity: Set(event.quantity),
-            area: Set(event.area.clone()),
-            received_at: Set(now),
-            ..Default::default()
-        }))
-        .on_conflict_do_nothing_on([signal_event::Column::PartnerId, signal_event::Column::EventId])
-        .exec_with_returning_many(work.txn())
-        .await?;
-        if let sea_orm::TryInsertResult::Inserted(rows) = inserted {
-            stored.extend(rows.into_iter().map(|row| row.event_id));
-        }
-    }
-    let mut fresh = Vec::with_capacity(stored.len());
-    for (index, event) in candidates {
-        if stored.contains(&event.event_id) {
-            fresh.push(event);
-        } else {
-            outcome.duplicates.push(index);
-        }
-    }
-    outcome.duplicates.sort_unstable();
-    outcome.accepted = fresh.len() as u64;
-    // Sum the fresh events per subject, partner, kind, local day and area, then add them up.
-    let mut daily: BTreeMap<(String, String, String, String), i64> = BTreeMap::new();
-    for event in &fresh {
-        let key = (
-            event.subject_key.clone(),
-            event.kind.as_str().to_owned(),
-            local_day(event.occurred_at).format("%Y-%m-%d").to_string(),
-            event.area.clone().unwrap_or_default(),
-        );
-        *daily.entry(key).or_default() += event.quantity;
-    }
-    let rows: Vec<signal_daily::ActiveModel> = daily
-        .into_iter()
-        .map(|((subject_key, kind, day, area), count)| signal_daily::ActiveModel {
-            subject_key: Set(subject_key),
-            partner_id: Set(partner_id),
-            kind: Set(kind),
-            day: Set(day),
-            area: Set(area),
-            count: Set(count),
-            ..Default::default()
-        })
-        .collect();
-    for chunk in rows.chunks(SIGNAL_ROWS_PER_INSERT) {
-        signal_daily::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::columns([
-                    signal_daily::Column::SubjectKey,
-                    signal_daily::Column::PartnerId,
-                    signal_daily::Column::Kind,
-                    signal_daily::Column::Day,
-                    signal_daily::Column::Area,
-                ])
-                .value(
-                    signal_daily::Column::Count,
-                    Expr::col((signal_daily::Entity, signal_daily::Column::Count)).add(Expr::cust("excluded.count")),
-                )
-                .to_owned(),
-            )
-            .exec_without_returning(work.txn())
-            .await?;
-    }
-    // Every subject of the batch, not only of its new events: a partner retrying a batch whose
-    // first answer was lost gets the candidates looked for again.
-    outcome.subjects =
-        events.iter().map(|event| event.subject_key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    Ok(outcome)
 }
 
 /// Makes candidates, by every active rule, of those of `subjects` who satisfy it now.
@@ -353,114 +234,6 @@ async fn active_rules(connection: &impl ConnectionTrait) -> StoreResult<Vec<Rule
     Ok(membership_rule::Entity::find().filter(membership_rule::Column::Active.eq(true)).all(connection).await?)
 }
 
-/// Subjects whose signals satisfy the criteria now (optionally among `subjects`), with evidence.
-pub async fn matching_subjects(
-    connection: &impl ConnectionTrait,
-    criteria: &RuleCriteria,
-    subjects: Option<&[String]>,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<(String, Evidence)>> {
-    let first_day = criteria.first_day(now);
-    let chunks: Vec<Option<&[String]>> = match subjects {
-        Some(subjects) => subjects.chunks(SUBJECTS_PER_QUERY).map(Some).collect(),
-        None => vec![None],
-    };
-    let mut matched = Vec::new();
-    for chunk in chunks {
-        let mut query = signal_daily::Entity::find()
-            .select_only()
-            .column(signal_daily::Column::SubjectKey)
-            .column_as(Expr::cust(TOTAL), "total")
-            .column_as(Expr::cust(ACTIVE_DAYS), "days")
-            .column_as(Expr::cust("MIN(\"day\")"), "first_day")
-            .column_as(Expr::cust("MAX(\"day\")"), "last_day")
-            .filter(signal_daily::Column::Kind.eq(criteria.kind.as_str()))
-            .filter(signal_daily::Column::Day.gte(first_day.clone()));
-        if let Some(partners) = &criteria.partner_ids {
-            query = query.filter(signal_daily::Column::PartnerId.is_in(partners.iter().copied()));
-        }
-        if let Some(areas) = &criteria.areas {
-            query = query.filter(signal_daily::Column::Area.is_in(areas.iter().cloned()));
-        }
-        if let Some(chunk) = chunk {
-            query = query.filter(signal_daily::Column::SubjectKey.is_in(chunk.iter().cloned()));
-        }
-        let rows: Vec<(String, i64, i64, String, String)> = query
-            .group_by(signal_daily::Column::SubjectKey)
-            .having(Expr::cust(TOTAL).gte(criteria.min_count))
-            .having(Expr::cust(ACTIVE_DAYS).gte(i64::from(criteria.min_active_days)))
-            .into_tuple()
-            .all(connection)
-            .await?;
-        matched.extend(rows.into_iter().map(|(subject, total, days, first, last)| {
-            (
-                subject,
-                Evidence {
-                    signal_count: total,
-                    active_days: days,
-                    first_seen: first,
-                    last_seen: last,
-                    partner_ids: Vec::new(),
-                    rule_name: criteria.name.clone(),
-                    kind: criteria.kind.as_str().to_owned(),
-                    window_days: criteria.window_days,
-                    min_count: criteria.min_count,
-                    min_active_days: criteria.min_active_days,
-                },
-            )
-        }));
-    }
-    // Which partners saw each matched subject, and where (for assigning a level).
-    Ok(matched)
-}
-
-/// Partners and the busiest area per subject, in the window: for the subjects named, or (`None`)
-/// for every subject seen in the window, in one pass.
-async fn partners_and_areas(
-    connection: &impl ConnectionTrait,
-    criteria: &RuleCriteria,
-    subjects: Option<&[String]>,
-    now: DateTime<Utc>,
-) -> StoreResult<HashMap<String, (Vec<i64>, String, i64)>> {
-    let first_day = criteria.first_day(now);
-    let chunks: Vec<Option<&[String]>> = match subjects {
-        Some(subjects) => subjects.chunks(SUBJECTS_PER_QUERY).map(Some).collect(),
-        None => vec![None],
-    };
-    let mut found: HashMap<String, (Vec<i64>, String, i64)> = HashMap::new();
-    for chunk in chunks {
-        let mut query = signal_daily::Entity::find()
-            .select_only()
-            .column(signal_daily::Column::SubjectKey)
-            .column(signal_daily::Column::PartnerId)
-            .column(signal_daily::Column::Area)
-            .column_as(Expr::cust(TOTAL), "total")
-            .filter(signal_daily::Column::Kind.eq(criteria.kind.as_str()))
-            .filter(signal_daily::Column::Day.gte(first_day.clone()));
-        if let Some(chunk) = chunk {
-            query = query.filter(signal_daily::Column::SubjectKey.is_in(chunk.iter().cloned()));
-        }
-        let rows: Vec<(String, i64, String, i64)> = query
-            .group_by(signal_daily::Column::SubjectKey)
-            .group_by(signal_daily::Column::PartnerId)
-            .group_by(signal_daily::Column::Area)
-            .into_tuple()
-            .all(connection)
-            .await?;
-        for (subject, partner_id, area, total) in rows {
-            let entry = found.entry(subject).or_insert_with(|| (Vec::new(), String::new(), 0));
-            if !entry.0.contains(&partner_id) {
-                entry.0.push(partner_id);
-            }
-            if total > entry.2 {
-                entry.1 = area;
-                entry.2 = total;
-            }
-        }
-    }
-    Ok(found)
-}
-
 /// The level serving an area: a level named like the area under a level the partners serve, else
 /// the first level the first partner serves.
 async fn level_for(connection: &impl ConnectionTrait, partner_ids: &[i64], area: &str) -> StoreResult<Option<i64>> {
@@ -491,24 +264,35 @@ async fn level_for(connection: &impl ConnectionTrait, partner_ids: &[i64], area:
     Ok(served.first().copied())
 }
 
+/// The evidence a subject's activity gives for a rule.
+fn evidence(criteria: &RuleCriteria, activity: &Activity) -> Evidence {
+    Evidence {
+        signal_count: activity.signal_count,
+        active_days: activity.active_days,
+        first_seen: activity.first_seen.clone(),
+        last_seen: activity.last_seen.clone(),
+        partner_ids: activity.partner_ids.clone(),
+        rule_name: criteria.name.clone(),
+        kind: criteria.kind.as_str().to_owned(),
+        window_days: criteria.window_days,
+        min_count: criteria.min_count,
+        min_active_days: criteria.min_active_days,
+    }
+}
+
 /// Makes candidates of the subjects that satisfy a rule and are neither candidates nor members yet.
 pub async fn make_candidates(work: &UnitOfWork, rule: &RuleRecord, subjects: Option<&[String]>) -> StoreResult<u64> {
     let criteria = criteria_of(rule);
-    let matched = matching_subjects(work.txn(), &criteria, subjects, work.now()).await?;
-    if matched.is_empty() {
-        return Ok(0);
-    }
-    let keys: Vec<String> = matched.iter().map(|(subject, _)| subject.clone()).collect();
-    let mut known: HashSet<String> = HashSet::new();
+    let mut matched = signals::matching(work.txn(), &criteria, subjects, work.now()).await?;
+    let keys: Vec<String> = matched.keys().cloned().collect();
     for chunk in keys.chunks(SUBJECTS_PER_QUERY) {
-        let found: Vec<String> = candidate::Entity::find()
+        let candidates: Vec<String> = candidate::Entity::find()
             .select_only()
             .column(candidate::Column::SubjectKey)
             .filter(candidate::Column::SubjectKey.is_in(chunk.iter().cloned()))
             .into_tuple()
             .all(work.txn())
             .await?;
-        known.extend(found);
         // Riders already members (or applying) are not candidates.
         let users: Vec<(i64, Option<String>)> = user::Entity::find()
             .select_only()
@@ -529,29 +313,22 @@ pub async fn make_candidates(work: &UnitOfWork, rule: &RuleRecord, subjects: Opt
             .await?
             .into_iter()
             .collect();
-        known.extend(users.into_iter().filter(|(id, _)| engaged.contains(id)).filter_map(|(_, key)| key));
+        let members = users.into_iter().filter(|(id, _)| engaged.contains(id)).filter_map(|(_, key)| key);
+        for known in candidates.into_iter().chain(members) {
+            matched.remove(&known);
+        }
     }
-    let new: Vec<(String, Evidence)> = matched.into_iter().filter(|(subject, _)| !known.contains(subject)).collect();
-    if new.is_empty() {
-        return Ok(0);
-    }
-    // Over everyone: one pass over the window instead of a lookup per 500 subjects.
-    let new_keys: Vec<String> = new.iter().map(|(subject, _)| subject.clone()).collect();
-    let named = subjects.map(|_| new_keys.as_slice());
-    let context = partners_and_areas(work.txn(), &criteria, named, work.now()).await?;
     let mut levels: HashMap<(Vec<i64>, String), Option<i64>> = HashMap::new();
     let mut created = 0;
     // Written a thousand at a time as they are made, so memory holds one chunk of rows.
     let mut rows = Vec::with_capacity(CANDIDATES_PER_INSERT);
-    let mut new = new.into_iter().peekable();
-    while let Some((subject, mut evidence)) = new.next() {
-        let (partner_ids, area, _) = context.get(&subject).cloned().unwrap_or_default();
-        evidence.partner_ids = partner_ids.clone();
-        let cache_key = (partner_ids.clone(), area.clone());
+    let mut new = matched.into_iter().peekable();
+    while let Some((subject, activity)) = new.next() {
+        let cache_key = (activity.partner_ids.clone(), activity.busiest_area.clone());
         let level_id = match levels.get(&cache_key) {
             Some(level_id) => *level_id,
             None => {
-                let level_id = level_for(work.txn(), &partner_ids, &area).await?;
+                let level_id = level_for(work.txn(), &activity.partner_ids, &activity.busiest_area).await?;
                 levels.insert(cache_key, level_id);
                 level_id
             }
@@ -563,7 +340,7 @@ pub async fn make_candidates(work: &UnitOfWork, rule: &RuleRecord, subjects: Opt
                 status: Set(CandidateStatus::Candidate.as_str().to_owned()),
                 rule_id: Set(rule.id),
                 rule_version: Set(rule.version),
-                evidence: Set(serde_json::to_string(&evidence).unwrap_or_default()),
+                evidence: Set(serde_json::to_string(&evidence(&criteria, &activity)).unwrap_or_default()),
                 invited_at: Set(None),
                 invited_by: Set(None),
                 created_at: Set(work.now()),
@@ -599,9 +376,9 @@ pub async fn preview(
     criteria: &RuleCriteria,
     now: DateTime<Utc>,
 ) -> StoreResult<(u64, Vec<Evidence>)> {
-    let matched = matching_subjects(connection, criteria, None, now).await?;
-    let count = matched.len() as u64;
-    Ok((count, matched.into_iter().take(PREVIEW_SAMPLE).map(|(_, evidence)| evidence).collect()))
+    let matched = signals::matching(connection, criteria, None, now).await?;
+    let sample = matched.values().take(PREVIEW_SAMPLE).map(|activity| evidence(criteria, activity)).collect();
+    Ok((matched.len() as u64, sample))
 }
 
 pub async fn candidates(
@@ -879,7 +656,15 @@ pub async fn lapse_inactive(
             .flatten();
         let signalled = match &phone_key {
             Some(key) => signal_daily::Entity::find()
-                .filter(signal_daily::Column::SubjectKey.eq(key.as_str()))
+                .filter(
+                    signal_daily::Column::SubjectId.in_subquery(
+                        sea_orm::sea_query::Query::select()
+                            .column(signal_subject::Column::Id)
+                            .from(signal_subject::Entity)
+                            .and_where(signal_subject::Column::SubjectKey.eq(key.as_str()))
+                            .to_owned(),
+                    ),
+                )
                 .filter(signal_daily::Column::Day.gte(cutoff_day.clone()))
                 .one(work.txn())
                 .await?

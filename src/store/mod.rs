@@ -16,6 +16,7 @@ pub mod lots;
 pub mod membership;
 mod script;
 pub mod sessions;
+mod signals;
 pub mod spending;
 pub mod users;
 pub mod volunteering;
@@ -40,6 +41,7 @@ pub use combine::{AuditNote, PostRequest, Posted};
 use entity::idempotency_key;
 pub use group::{ChainHead, CommitStats};
 use group::{GroupCommit, Turn};
+pub use signals::{CheckedBatch, Stored};
 
 /// Connections a PostgreSQL pool may open; the server has `max_connections` (100 by default) for
 /// every API server in front of it.
@@ -118,6 +120,8 @@ pub struct Store {
     group: Arc<GroupCommit>,
     /// Posting requests waiting to be executed as a set (see `combine`).
     combiner: Arc<Combiner>,
+    /// Each partner's signal batches waiting to be stored as a set (see `signals`).
+    signals: Arc<signals::SignalQueues>,
     clock: Arc<dyn Clock>,
 }
 
@@ -128,7 +132,14 @@ impl Store {
             let write = Database::connect(sqlite_options(database_url, 1)).await?;
             Migrator::up(&write, None).await?;
             let read = Database::connect(sqlite_options(database_url, SQLITE_READERS_MAX)).await?;
-            Store { group: GroupCommit::start(write.clone()), combiner: Arc::default(), write, read, clock }
+            Store {
+                group: GroupCommit::start(write.clone()),
+                combiner: Arc::default(),
+                signals: Arc::default(),
+                write,
+                read,
+                clock,
+            }
         } else {
             let mut options = ConnectOptions::new(database_url);
             options
@@ -142,6 +153,7 @@ impl Store {
             Store {
                 group: GroupCommit::start(write.clone()),
                 combiner: Arc::default(),
+                signals: Arc::default(),
                 read: write.clone(),
                 write,
                 clock,
@@ -227,6 +239,16 @@ impl Store {
             }
         }
         Ok(Begun::Fresh(UnitOfWork { turn, context, idempotency_record_id }))
+    }
+
+    /// Starts a unit of work in the open batch for a write that takes no `Idempotency-Key`.
+    pub(super) async fn begin_unkeyed(
+        &self,
+        actor_id: Option<i64>,
+        request_id: Option<String>,
+    ) -> StoreResult<UnitOfWork> {
+        let turn = self.group.turn().await?;
+        Ok(UnitOfWork { turn, context: Context { actor_id, request_id, now: self.now() }, idempotency_record_id: None })
     }
 
     /// Starts a unit of work outside group commit, in a transaction of its own, for writes that

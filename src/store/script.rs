@@ -40,7 +40,7 @@ impl Script {
     /// A timestamp written as the driver would bind it (on SQLite timestamps are text and compared
     /// as text, so the format must be exactly the one every other write uses).
     pub(super) fn time(&self, value: DateTime<Utc>) -> String {
-        let text = value.to_rfc3339_opts(SecondsFormat::AutoSi, false);
+        let text = driver_time(value);
         match self.backend {
             DbBackend::Postgres => format!("'{text}'::timestamptz"),
             _ => format!("'{text}'"),
@@ -54,6 +54,11 @@ impl Script {
         }
         Ok(())
     }
+}
+
+/// A timestamp as text, exactly as the driver binds one on SQLite (where timestamps are text).
+pub(super) fn driver_time(value: DateTime<Utc>) -> String {
+    value.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// A value of a row of `Rows`. Text goes in as hexadecimal digits, never quoted, so nothing a
@@ -137,7 +142,7 @@ impl Script {
                         .step_by(width)
                         .map(|value| match value {
                             Value::Integer(integer) => integer.to_string(),
-                            Value::Time(time) => format!("\"{}\"", time.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+                            Value::Time(time) => format!("\"{}\"", driver_time(*time)),
                             Value::Text(text) => format!("\"{}\"", hexadecimal(text)),
                             Value::Null => "NULL".to_owned(),
                         })

@@ -12,6 +12,7 @@ mod holds;
 mod ledger;
 mod levels;
 mod membership;
+mod migrations;
 mod openapi;
 mod problems;
 mod processes;

@@ -463,3 +463,82 @@ async fn riders_whose_swaps_arrive_in_batches_at_once_become_candidates_once() {
     let listed = app.get("/api/v1/membership/candidates?limit=100", &app.admin_token).await.ok(200).clone();
     assert_eq!(listed["candidates"].as_array().unwrap().len(), 12);
 }
+
+#[tokio::test]
+async fn one_partners_batches_sent_at_once_each_get_their_own_answer_and_count_every_event_once() {
+    let app = spawn_app().await;
+    let (_, [district, _], _) = app.small_tree().await;
+    let (partner_id, client_id, secret) = app.partner("铁塔换电", district).await;
+    let token = app.client_token(&client_id, &secret).await.ok(200)["access_token"].as_str().unwrap().to_owned();
+    // Eight batches of 30 at once: one rider's month sent four times over, three other riders' once,
+    // and a batch half of the first rider's events again and half a fifth rider's (15 swaps on 5 days).
+    let resent = swaps(&app, "r", "13810000000", 10, 3, "蓬江区");
+    let mut batches = Vec::new();
+    for index in 0..7 {
+        batches.push(if index % 2 == 0 {
+            resent.clone()
+        } else {
+            swaps(&app, "o", &format!("1381000000{index}"), 10, 3, "蓬江区")
+        });
+    }
+    let mut mixed = resent[..15].to_vec();
+    mixed.extend(swaps(&app, "m", "13810000009", 5, 3, "蓬江区"));
+    batches.push(mixed);
+    // A batch of 10,000 other riders goes first, so that the eight are likely to queue behind it and
+    // be stored together, the copies of one event in one set.
+    let yesterday = (now(&app) - TimeDelta::days(1)).to_rfc3339();
+    let bulk: Vec<Value> = (0..10_000)
+        .map(|index| {
+            json!({"event_id": format!("bulk-{index}"), "subject": {"partner_ref": format!("bulk-{index}")},
+                   "kind": "battery_swap", "occurred_at": yesterday, "area": "蓬江区"})
+        })
+        .collect();
+    let first = app.post("/api/v1/signals", &token, json!({"events": bulk}));
+    let rest = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        futures::future::join_all(
+            batches.iter().map(|events| app.post("/api/v1/signals", &token, json!({"events": events}))),
+        )
+        .await
+    };
+    let (first, answers) = tokio::join!(first, rest);
+    assert_eq!(first.ok(200)["accepted"], 10_000);
+    let mut accepted = 0;
+    for answer in &answers {
+        let body = answer.ok(200);
+        assert_eq!(body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(), 30, "{body}");
+        accepted += body["accepted"].as_u64().unwrap();
+    }
+    assert_eq!(accepted, 30 + 3 * 30 + 15, "every event counted once, whichever batch came first");
+
+    // Each batch has its own audit record, with its own request id and its own figures.
+    let trail = app
+        .get(&format!("/api/v1/audit?action=signals.push&target=partner:{partner_id}&limit=100"), &app.admin_token)
+        .await
+        .ok(200)
+        .clone();
+    let records = trail["events"].as_array().unwrap();
+    let mut recorded: Vec<(String, u64)> = records
+        .iter()
+        .filter(|record| record["request_id"] != first.headers["x-request-id"].to_str().unwrap())
+        .map(|record| {
+            (record["request_id"].as_str().unwrap().to_owned(), record["summary"]["accepted"].as_u64().unwrap())
+        })
+        .collect();
+    let mut answered: Vec<(String, u64)> = answers
+        .iter()
+        .map(|answer| {
+            (answer.headers["x-request-id"].to_str().unwrap().to_owned(), answer.body["accepted"].as_u64().unwrap())
+        })
+        .collect();
+    recorded.sort();
+    answered.sort();
+    assert_eq!(recorded, answered);
+
+    // The daily counts hold each swap once: four riders with 30 swaps, the fifth below the rule.
+    let preview = app.post("/api/v1/membership/rules/preview", &app.admin_token, rule()).await.ok(200).clone();
+    assert_eq!(preview["candidates"], 4, "{preview}");
+    let sample = preview["sample"].as_array().unwrap();
+    assert!(sample.iter().all(|evidence| evidence["signal_count"] == 30 && evidence["active_days"] == 10), "{preview}");
+    assert!(sample.iter().all(|evidence| evidence["partner_ids"] == json!([partner_id])), "{preview}");
+}
