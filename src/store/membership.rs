@@ -6,6 +6,7 @@ use chrono::{DateTime, Months, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::bound::{Bound, Columns};
 use super::ledger::{self, EntryRecord, Reference};
 use super::signals::{self, Activity};
 use super::{Page, StoreError, StoreResult, UnitOfWork};
@@ -334,31 +335,37 @@ pub async fn make_candidates(work: &UnitOfWork, rule: &RuleRecord, subjects: Opt
             }
         };
         if let Some(level_id) = level_id {
-            rows.push(candidate::ActiveModel {
-                subject_key: Set(subject),
-                level_id: Set(level_id),
-                status: Set(CandidateStatus::Candidate.as_str().to_owned()),
-                rule_id: Set(rule.id),
-                rule_version: Set(rule.version),
-                evidence: Set(serde_json::to_string(&evidence(&criteria, &activity)).unwrap_or_default()),
-                invited_at: Set(None),
-                invited_by: Set(None),
-                created_at: Set(work.now()),
-                updated_at: Set(work.now()),
-                ..Default::default()
-            });
+            rows.push((subject, level_id, serde_json::to_string(&evidence(&criteria, &activity)).unwrap_or_default()));
         }
         if rows.len() == CANDIDATES_PER_INSERT || (new.peek().is_none() && !rows.is_empty()) {
-            let inserted = candidate::Entity::insert_many(std::mem::take(&mut rows))
-                .on_conflict_do_nothing_on([candidate::Column::SubjectKey])
-                .exec_without_returning(work.txn())
-                .await?;
-            if let sea_orm::TryInsertResult::Inserted(count) = inserted {
-                created += count;
-            }
+            created += insert_candidates(work, rule, std::mem::take(&mut rows)).await?;
         }
     }
     Ok(created)
+}
+
+/// Inserts candidates (subject key, level, evidence) found by a rule, but for subjects that are
+/// candidates already; how many were inserted.
+async fn insert_candidates(work: &UnitOfWork, rule: &RuleRecord, rows: Vec<(String, i64, String)>) -> StoreResult<u64> {
+    let mut bound = Bound::new(work.txn().get_database_backend());
+    let status = bound.value(CandidateStatus::Candidate.as_str());
+    let (rule_id, rule_version) = (bound.value(rule.id), bound.value(rule.version));
+    let (created_at, updated_at) = (bound.value(work.now()), bound.value(work.now()));
+    let (mut subjects, mut level_ids, mut evidence) = (Vec::new(), Vec::new(), Vec::new());
+    for (subject, level_id, found) in rows {
+        subjects.push(subject);
+        level_ids.push(level_id);
+        evidence.push(found);
+    }
+    let table = bound.rows(
+        Columns::default().text("subject_key", subjects).integer("level_id", level_ids).text("evidence", evidence),
+    );
+    let sql = format!(
+        "INSERT INTO candidates (subject_key, level_id, status, rule_id, rule_version, evidence, created_at, updated_at) \
+         SELECT u.subject_key, u.level_id, {status}, {rule_id}, {rule_version}, u.evidence, {created_at}, {updated_at} \
+         FROM {table} WHERE true ON CONFLICT (subject_key) DO NOTHING"
+    );
+    Ok(work.txn().execute_raw(bound.statement(&sql)).await?.rows_affected())
 }
 
 /// Runs every active rule over every subject; returns the candidates created.

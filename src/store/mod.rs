@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod baseline;
+mod bound;
 mod combine;
 mod group;
 pub mod ledger;

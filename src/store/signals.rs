@@ -10,20 +10,20 @@
 //! in group commit, after the set's commit, so a rider whose swaps arrive in two sets at once is
 //! found by whichever comes second; meanwhile the next set is stored.
 //!
-//! Every statement has the same text whatever the set holds, so each is prepared once per
-//! connection: on PostgreSQL the values go as one array per column (`unnest`), on SQLite as one
-//! JSON array (`json_each`).
+//! Every statement has the same text whatever the set holds (see `store::bound`), so each is
+//! prepared once per connection.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::{Context, Store, StoreError, StoreResult, UnitOfWork, audit, membership, script};
+use super::bound::{Bound, Columns};
+use super::{Context, Store, StoreError, StoreResult, UnitOfWork, audit, membership};
 use crate::domain::membership::{CheckedSignal, RuleCriteria};
 use crate::domain::volunteering::local_day;
 
@@ -252,133 +252,64 @@ async fn insert_events(
     partner_id: i64,
     events: &[(usize, &CheckedSignal)],
 ) -> StoreResult<HashSet<String>> {
-    let backend = work.txn().get_database_backend();
-    let statement = match backend {
-        DbBackend::Postgres => {
-            let column = |value: fn(&CheckedSignal) -> String| -> Value {
-                events.iter().map(|(_, event)| value(event)).collect::<Vec<String>>().into()
-            };
-            Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO signal_events (partner_id, event_id, subject_key, kind, occurred_at, quantity, area, received_at) \
-                 SELECT $1, event_id, subject_key, kind, occurred_at, quantity, NULLIF(area, ''), $2 \
-                 FROM unnest($3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[], $7::int8[], $8::varchar[]) \
-                 AS u(event_id, subject_key, kind, occurred_at, quantity, area) \
-                 ON CONFLICT (partner_id, event_id) DO NOTHING RETURNING event_id",
-                [
-                    partner_id.into(),
-                    work.now().into(),
-                    column(|event| event.event_id.clone()),
-                    column(|event| event.subject_key.clone()),
-                    column(|event| event.kind.as_str().to_owned()),
-                    events.iter().map(|(_, event)| event.occurred_at).collect::<Vec<DateTime<Utc>>>().into(),
-                    events.iter().map(|(_, event)| event.quantity).collect::<Vec<i64>>().into(),
-                    // An area is never empty (empty is none), so '' stands for none in the array.
-                    column(|event| event.area.clone().unwrap_or_default()),
-                ],
-            )
-        }
-        _ => {
-            let rows: Vec<serde_json::Value> = events
-                .iter()
-                .map(|(_, event)| {
-                    json!([
-                        event.event_id,
-                        event.subject_key,
-                        event.kind.as_str(),
-                        script::driver_time(event.occurred_at),
-                        event.quantity,
-                        event.area,
-                    ])
-                })
-                .collect();
-            Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO signal_events (partner_id, event_id, subject_key, kind, occurred_at, quantity, area, received_at) \
-                 SELECT ?, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5, ? \
-                 FROM json_each(?) AS e WHERE true \
-                 ON CONFLICT (partner_id, event_id) DO NOTHING RETURNING event_id",
-                [partner_id.into(), work.now().into(), serde_json::Value::from(rows).to_string().into()],
-            )
-        }
-    };
-    let rows = work.txn().query_all_raw(statement).await?;
+    let mut bound = Bound::new(work.txn().get_database_backend());
+    let partner = bound.value(partner_id);
+    let received_at = bound.value(work.now());
+    let rows = bound.rows(
+        Columns::default()
+            .text("event_id", events.iter().map(|(_, event)| event.event_id.clone()))
+            .text("subject_key", events.iter().map(|(_, event)| event.subject_key.clone()))
+            .text("kind", events.iter().map(|(_, event)| event.kind.as_str().to_owned()))
+            .time("occurred_at", events.iter().map(|(_, event)| event.occurred_at))
+            .integer("quantity", events.iter().map(|(_, event)| event.quantity))
+            // An area is never empty (empty is none), so '' stands for none.
+            .text("area", events.iter().map(|(_, event)| event.area.clone().unwrap_or_default())),
+    );
+    let sql = format!(
+        "INSERT INTO signal_events (partner_id, event_id, subject_key, kind, occurred_at, quantity, area, received_at) \
+         SELECT {partner}, u.event_id, u.subject_key, u.kind, u.occurred_at, u.quantity, NULLIF(u.area, ''), \
+         {received_at} FROM {rows} WHERE true ON CONFLICT (partner_id, event_id) DO NOTHING RETURNING event_id"
+    );
+    let rows = work.txn().query_all_raw(bound.statement(&sql)).await?;
     rows.iter().map(|row| row.try_get::<String>("", "event_id").map_err(StoreError::from)).collect()
 }
 
-/// Numbers the subjects not seen before.
+/// Numbers the subjects not seen before (in key order, for the same reason as the events).
 async fn insert_subjects(work: &UnitOfWork, subjects: &BTreeSet<&str>) -> StoreResult<()> {
-    let backend = work.txn().get_database_backend();
-    let keys: Vec<String> = subjects.iter().map(|subject| (*subject).to_owned()).collect();
-    // In key order, for the same reason as the events.
-    let statement = match backend {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO signal_subjects (subject_key) SELECT k FROM unnest($1::varchar[]) AS u(k) ORDER BY k \
-             ON CONFLICT (subject_key) DO NOTHING",
-            [keys.into()],
-        ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO signal_subjects (subject_key) SELECT value FROM json_each(?) WHERE true \
-             ON CONFLICT (subject_key) DO NOTHING",
-            [serde_json::Value::from(keys).to_string().into()],
-        ),
-    };
-    work.txn().execute_raw(statement).await?;
+    let mut bound = Bound::new(work.txn().get_database_backend());
+    let rows = bound.rows(Columns::default().text("subject_key", subjects.iter().map(|subject| (*subject).to_owned())));
+    let sql = format!(
+        "INSERT INTO signal_subjects (subject_key) SELECT u.subject_key FROM {rows} WHERE true \
+         ORDER BY u.subject_key ON CONFLICT (subject_key) DO NOTHING"
+    );
+    work.txn().execute_raw(bound.statement(&sql)).await?;
     Ok(())
 }
 
-/// Adds counts (per subject key, kind, day and area) to the partner's daily counts.
+/// Adds counts (per subject key, kind, day and area) to the partner's daily counts, in key order.
 async fn add_daily(
     work: &UnitOfWork,
     partner_id: i64,
     daily: &BTreeMap<(&str, &str, String, &str), i64>,
 ) -> StoreResult<()> {
-    let backend = work.txn().get_database_backend();
-    // In key order, for the same reason as the events.
-    let statement = match backend {
-        DbBackend::Postgres => {
-            let column = |value: fn(&(&str, &str, String, &str)) -> String| -> Value {
-                daily.keys().map(value).collect::<Vec<String>>().into()
-            };
-            Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO signal_daily (subject_id, partner_id, kind, day, area, count) \
-                 SELECT s.id, $1, u.kind, u.day, u.area, u.count \
-                 FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::int8[]) \
-                 AS u(subject_key, kind, day, area, count) \
-                 JOIN signal_subjects s ON s.subject_key = u.subject_key \
-                 ORDER BY s.id, u.kind, u.day, u.area \
-                 ON CONFLICT (subject_id, partner_id, kind, day, area) \
-                 DO UPDATE SET count = signal_daily.count + excluded.count",
-                [
-                    partner_id.into(),
-                    column(|(subject, ..)| (*subject).to_owned()),
-                    column(|(_, kind, ..)| (*kind).to_owned()),
-                    column(|(_, _, day, _)| day.clone()),
-                    column(|(.., area)| (*area).to_owned()),
-                    daily.values().copied().collect::<Vec<i64>>().into(),
-                ],
-            )
-        }
-        _ => {
-            let rows: Vec<serde_json::Value> = daily
-                .iter()
-                .map(|((subject, kind, day, area), count)| json!([subject, kind, day, area, count]))
-                .collect();
-            Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO signal_daily (subject_id, partner_id, kind, day, area, count) \
-                 SELECT s.id, ?, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4 \
-                 FROM json_each(?) AS e JOIN signal_subjects s ON s.subject_key = e.value ->> 0 WHERE true \
-                 ON CONFLICT (subject_id, partner_id, kind, day, area) \
-                 DO UPDATE SET count = signal_daily.count + excluded.count",
-                [partner_id.into(), serde_json::Value::from(rows).to_string().into()],
-            )
-        }
-    };
-    work.txn().execute_raw(statement).await?;
+    let mut bound = Bound::new(work.txn().get_database_backend());
+    let partner = bound.value(partner_id);
+    let rows = bound.rows(
+        Columns::default()
+            .text("subject_key", daily.keys().map(|(subject, ..)| (*subject).to_owned()))
+            .text("kind", daily.keys().map(|(_, kind, ..)| (*kind).to_owned()))
+            .text("day", daily.keys().map(|(_, _, day, _)| day.clone()))
+            .text("area", daily.keys().map(|(.., area)| (*area).to_owned()))
+            .integer("count", daily.values().copied()),
+    );
+    let sql = format!(
+        "INSERT INTO signal_daily (subject_id, partner_id, kind, day, area, count) \
+         SELECT s.id, {partner}, u.kind, u.day, u.area, u.count \
+         FROM {rows} JOIN signal_subjects s ON s.subject_key = u.subject_key WHERE true \
+         ORDER BY s.id, u.kind, u.day, u.area \
+         ON CONFLICT (subject_id, partner_id, kind, day, area) DO UPDATE SET count = signal_daily.count + excluded.count"
+    );
+    work.txn().execute_raw(bound.statement(&sql)).await?;
     Ok(())
 }
 
@@ -514,34 +445,4 @@ async fn distinct_days(
         .map(|row| Ok((row.try_get("", "subject_key")?, row.try_get("", "days")?)))
         .collect::<Result<_, DbErr>>()
         .map_err(StoreError::from)
-}
-
-/// Values bound to a statement written by hand, with the backend's placeholders.
-struct Bound {
-    backend: DbBackend,
-    values: Vec<Value>,
-}
-
-impl Bound {
-    fn new(backend: DbBackend) -> Bound {
-        Bound { backend, values: Vec::new() }
-    }
-
-    /// Binds a value; its placeholder.
-    fn value(&mut self, value: impl Into<Value>) -> String {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
-    }
-
-    /// Binds every value of a list; their placeholders, comma-separated.
-    fn list<T: Clone + Into<Value>>(&mut self, values: &[T]) -> String {
-        values.iter().map(|value| self.value(value.clone())).collect::<Vec<_>>().join(", ")
-    }
-
-    fn statement(self, sql: &str) -> Statement {
-        Statement::from_sql_and_values(self.backend, sql, self.values)
-    }
 }
