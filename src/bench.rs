@@ -308,6 +308,7 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
             chunk.iter().map(|account| json!({"from": budget, "to": account, "amount": "1000.00"})).collect();
         target.post("/api/v1/entries", &json!({"reason": "bench seed", "transfers": transfers})).await?;
     }
+    settle(&seeder).await?;
     let target = Arc::new(target);
     let mut reports = Vec::new();
 
@@ -359,7 +360,7 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
             reports.push(report);
         }
         if args.runs("w6") {
-            for report in w6(&target, &partner, args.inference_riders).await? {
+            for report in w6(&seeder, &target, &partner, args.inference_riders).await? {
                 report.print(None, &server);
                 reports.push(report);
             }
@@ -527,6 +528,7 @@ async fn w4(
         "W4 journal: {written} postings over {W4_ACCOUNTS} accounts seeded in {:.0} s",
         seeding.elapsed().as_secs_f64()
     );
+    settle(seeder).await?;
     let accounts = Arc::new(accounts);
     let mut reports = Vec::new();
     for (name, statement) in [("W4 balance reads", false), ("W4 statement reads (20 lines)", true)] {
@@ -656,7 +658,12 @@ async fn signal_events(seeder: &Seeder) -> anyhow::Result<u64> {
 /// W6: candidate inference over 30 days of swaps (three a day) by `riders` riders, sent as batches
 /// of 1,000; then the rule is created (inference over everything, making every rider a candidate)
 /// and run again on demand (nothing new).
-async fn w6(target: &Arc<Target>, partner: &Arc<Partner>, riders: u64) -> anyhow::Result<Vec<RunReport>> {
+async fn w6(
+    seeder: &Seeder,
+    target: &Arc<Target>,
+    partner: &Arc<Partner>,
+    riders: u64,
+) -> anyhow::Result<Vec<RunReport>> {
     const DAYS: u64 = 30;
     const SWAPS_PER_DAY: u64 = 3;
     let seeding = Instant::now();
@@ -691,6 +698,7 @@ async fn w6(target: &Arc<Target>, partner: &Arc<Partner>, riders: u64) -> anyhow
         "W6 signals: {total} swaps by {riders} riders over {DAYS} days sent in {:.0} s",
         seeding.elapsed().as_secs_f64()
     );
+    settle(seeder).await?;
     let rule = json!({
         "name": "W6 active riders", "kind": "battery_swap", "window_days": DAYS,
         "min_count": DAYS * SWAPS_PER_DAY / 2, "min_active_days": DAYS / 2,
@@ -709,6 +717,28 @@ async fn w6(target: &Arc<Target>, partner: &Arc<Partner>, riders: u64) -> anyhow
     reports.push(timed("W6 inference again (nothing new)", started, 1));
     anyhow::ensure!(rerun["candidates_created"].as_u64() == Some(0), "nothing new: {rerun}");
     Ok(reports)
+}
+
+/// After seeding: on a PostgreSQL server with autovacuum off (as on this project's machines),
+/// vacuums and analyzes what was seeded, as autovacuum would have on a server in service; without
+/// statistics the planner takes a table of millions of rows for an empty one.
+async fn settle(seeder: &Seeder) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let connection = seeder.store.unbatched_writer();
+    if seeder.store.backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let setting = connection
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SHOW autovacuum"))
+        .await?
+        .map(|row| row.try_get_by_index::<String>(0))
+        .transpose()?;
+    if setting.as_deref() == Some("off") {
+        let started = Instant::now();
+        connection.execute_unprepared("VACUUM ANALYZE").await?;
+        println!("autovacuum is off: vacuumed and analyzed after seeding in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
 }
 
 /// A report of one timed request.

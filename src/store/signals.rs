@@ -2,13 +2,18 @@
 //!
 //! A partner pushes batches of up to 10,000 events, often several at once. One partner's batches
 //! add to the same riders' daily counts, so stored side by side they would only wait for each
-//! other's row locks. Instead they queue per partner, and one drain per partner stores every
-//! batch queued by then as one set (up to `EVENTS_PER_SET` events) in one transaction of its own,
-//! outside the ledger's group commit (signals touch no balance and no hash chain): one statement
-//! inserts the events and says which were new, one numbers new subjects, one adds the new events
-//! to the daily counts. Each batch keeps its own answer and audit record. Candidates are then made
-//! in group commit, after the set's commit, so a rider whose swaps arrive in two sets at once is
-//! found by whichever comes second; meanwhile the next set is stored.
+//! other's row locks. Instead they queue per partner, and a drain stores every batch queued by
+//! then as one set (up to `EVENTS_PER_SET` events) in one transaction of its own, outside the
+//! ledger's group commit (signals touch no balance and no hash chain): one statement inserts the
+//! events and says which were new, one numbers new subjects, one adds the new events to the daily
+//! counts. Each batch keeps its own answer and audit record. Candidates are then made in group
+//! commit, after the set's commit, so a rider whose swaps arrive in two sets at once is found by
+//! whichever comes second.
+//!
+//! Two drains per partner take sets in turn (`SETS_IN_FLIGHT`), so that one set's statements run
+//! while the other's are read from the wire or wait for their commit. Two sets never wait for each
+//! other in a cycle: each statement takes its rows in key order (events by id, subjects and daily
+//! counts by key), and the statements of a set come in the same order.
 //!
 //! Every statement has the same text whatever the set holds (see `store::bound`), so each is
 //! prepared once per connection.
@@ -29,6 +34,8 @@ use crate::domain::volunteering::local_day;
 
 /// Events a set takes at most (a batch holds up to 10,000: a set always takes at least one batch).
 const EVENTS_PER_SET: usize = 10_000;
+/// Sets of one partner stored at once by this server.
+const SETS_IN_FLIGHT: usize = 2;
 /// Subjects named per statement when a window is read for some subjects only.
 const SUBJECTS_PER_QUERY: usize = 500;
 
@@ -52,7 +59,14 @@ pub struct Stored {
 /// Each partner's queue of batches; a partner is in the map while a drain is storing its batches.
 #[derive(Default)]
 pub(super) struct SignalQueues {
-    partners: Mutex<HashMap<i64, Vec<Queued>>>,
+    partners: Mutex<HashMap<i64, PartnerQueue>>,
+}
+
+#[derive(Default)]
+struct PartnerQueue {
+    waiting: Vec<Queued>,
+    /// Drains storing this partner's batches (at most `SETS_IN_FLIGHT`).
+    drains: usize,
 }
 
 struct Queued {
@@ -61,7 +75,7 @@ struct Queued {
 }
 
 impl SignalQueues {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Vec<Queued>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, PartnerQueue>> {
         self.partners.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -72,15 +86,13 @@ impl Store {
     pub async fn push_signals(&self, batch: CheckedBatch) -> StoreResult<Stored> {
         let (reply, answer) = oneshot::channel();
         let partner_id = batch.partner_id;
-        let start = match self.signals.lock().entry(partner_id) {
-            Entry::Occupied(mut queue) => {
-                queue.get_mut().push(Queued { batch, reply });
-                false
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(vec![Queued { batch, reply }]);
-                true
-            }
+        let start = {
+            let mut partners = self.signals.lock();
+            let queue = partners.entry(partner_id).or_default();
+            queue.waiting.push(Queued { batch, reply });
+            let start = queue.drains < SETS_IN_FLIGHT;
+            queue.drains += usize::from(start);
+            start
         };
         if start {
             tokio::spawn(drain(self.clone(), partner_id));
@@ -118,12 +130,16 @@ async fn drain(store: Store, partner_id: i64) {
 fn take_set(store: &Store, partner_id: i64) -> Option<Vec<Queued>> {
     let mut partners = store.signals.lock();
     let queue = partners.get_mut(&partner_id)?;
-    if queue.is_empty() {
-        partners.remove(&partner_id);
+    if queue.waiting.is_empty() {
+        queue.drains -= 1;
+        if queue.drains == 0 {
+            partners.remove(&partner_id);
+        }
         return None;
     }
     let mut events = 0;
     let taken = queue
+        .waiting
         .iter()
         .take_while(|queued| {
             events += queued.batch.events.len();
@@ -131,10 +147,10 @@ fn take_set(store: &Store, partner_id: i64) -> Option<Vec<Queued>> {
         })
         .count()
         .max(1);
-    Some(queue.drain(..taken).collect())
+    Some(queue.waiting.drain(..taken).collect())
 }
 
-/// A drain that ended before its queue was empty (a panic) hands the queue to a new drain, so no
+/// A drain that ended before its queue was empty (a panic) hands its place to a new drain, so no
 /// batch waits for a drain that never comes.
 struct Draining {
     store: Store,

@@ -542,3 +542,30 @@ async fn one_partners_batches_sent_at_once_each_get_their_own_answer_and_count_e
     assert!(sample.iter().all(|evidence| evidence["signal_count"] == 30 && evidence["active_days"] == 10), "{preview}");
     assert!(sample.iter().all(|evidence| evidence["partner_ids"] == json!([partner_id])), "{preview}");
 }
+
+#[tokio::test]
+async fn sets_of_one_partner_stored_side_by_side_neither_deadlock_nor_count_twice() {
+    let app = spawn_app().await;
+    let (_, [district, _], _) = app.small_tree().await;
+    let token = app.partner_token(district).await;
+    // Sixteen batches at once, all for the same 20 riders on the same 10 days, each sharing half
+    // its events with the next: sets stored at once add to the same daily counts.
+    let event = |index: usize| {
+        let (rider, day) = (index % 20, 1 + (index / 20) % 10);
+        let at = now(&app) - TimeDelta::days(day as i64) + TimeDelta::minutes((index / 200) as i64);
+        json!({"event_id": format!("e{index}"), "subject": {"phone": format!("1390000{rider:04}")},
+               "kind": "battery_swap", "occurred_at": at.to_rfc3339(), "area": "蓬江区"})
+    };
+    let batches: Vec<Vec<Value>> = (0..16).map(|batch| (batch * 100..batch * 100 + 200).map(event).collect()).collect();
+    let answers = futures::future::join_all(
+        batches.iter().map(|events| app.post("/api/v1/signals", &token, json!({"events": events}))),
+    )
+    .await;
+    let accepted: u64 = answers.iter().map(|answer| answer.ok(200)["accepted"].as_u64().unwrap()).sum();
+    assert_eq!(accepted, 1_700, "events e0 to e1699, each once");
+    // Each rider: 85 swaps over 10 days.
+    let preview = app.post("/api/v1/membership/rules/preview", &app.admin_token, rule()).await.ok(200).clone();
+    assert_eq!(preview["candidates"], 20, "{preview}");
+    let sample = preview["sample"].as_array().unwrap();
+    assert!(sample.iter().all(|evidence| evidence["signal_count"] == 85 && evidence["active_days"] == 10), "{preview}");
+}

@@ -19,6 +19,17 @@ async fn rows(connection: &impl ConnectionTrait, sql: &str) -> Vec<(String, i64)
     rows.iter().map(|row| (row.try_get_by_index(0).expect("text"), row.try_get_by_index(1).expect("a count"))).collect()
 }
 
+/// Foreign keys of `signal_events`.
+async fn partner_keys(connection: &impl ConnectionTrait) -> usize {
+    let sql = match connection.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT conname, CAST(0 AS BIGINT) FROM pg_constraint WHERE conrelid = 'signal_events'::regclass AND contype = 'f'"
+        }
+        _ => "SELECT \"table\", 0 FROM pragma_foreign_key_list('signal_events')",
+    };
+    rows(connection, sql).await.len()
+}
+
 #[tokio::test]
 async fn daily_signal_counts_keyed_by_hash_are_numbered_by_subject_and_still_make_candidates() {
     let database = TestDatabase::new().await;
@@ -44,6 +55,22 @@ async fn daily_signal_counts_keyed_by_hash_are_numbered_by_subject_and_still_mak
             values.join(", ")
         );
         connection.execute_unprepared(&insert).await.expect("daily counts keyed by hash");
+        let at = "'2026-12-01T00:00:00+00:00'";
+        connection
+            .execute_unprepared(&format!(
+                "INSERT INTO partners (id, name, kind, client_id, secret_hash, active, created_at, updated_at) \
+                 VALUES (1, 'swap', 'battery_swap', 'client', 'hash', true, {at}, {at})"
+            ))
+            .await
+            .expect("a partner");
+        connection
+            .execute_unprepared(&format!(
+                "INSERT INTO signal_events (partner_id, event_id, subject_key, kind, occurred_at, quantity, area, \
+                 received_at) VALUES (1, 'e1', '{active}', 'battery_swap', {at}, 1, NULL, {at}), \
+                 (1, 'e2', '{quiet}', 'battery_swap', {at}, 1, '蓬江区', {at})"
+            ))
+            .await
+            .expect("events");
 
         Migrator::up(&connection, None).await.expect("the migration to subject ids");
         let per_subject = "SELECT s.subject_key, CAST(SUM(d.count) AS BIGINT) FROM signal_daily d \
@@ -52,13 +79,18 @@ async fn daily_signal_counts_keyed_by_hash_are_numbered_by_subject_and_still_mak
         let numbered =
             rows(&connection, "SELECT subject_key, COUNT(*) FROM signal_subjects GROUP BY subject_key").await;
         assert_eq!(numbered.len(), 2, "one number per subject: {numbered:?}");
+        let events = "SELECT event_id, CAST(COUNT(*) AS BIGINT) FROM signal_events GROUP BY event_id ORDER BY 1";
+        assert_eq!(rows(&connection, events).await, [("e1".to_owned(), 1), ("e2".to_owned(), 1)]);
+        assert_eq!(partner_keys(&connection).await, 0, "events name their partner without a foreign key");
 
         // And back: the hashes return, and forward again.
         Migrator::down(&connection, Some(1)).await.expect("the migration undone");
         let by_key = "SELECT subject_key, CAST(SUM(count) AS BIGINT) FROM signal_daily GROUP BY subject_key ORDER BY 2";
         assert_eq!(rows(&connection, by_key).await, [(quiet.clone(), 1), (active.clone(), 31)]);
+        assert_eq!(partner_keys(&connection).await, 1);
         Migrator::up(&connection, None).await.expect("the migration again");
         assert_eq!(rows(&connection, per_subject).await, [(quiet, 1), (active, 31)]);
+        assert_eq!(rows(&connection, events).await, [("e1".to_owned(), 1), ("e2".to_owned(), 1)]);
         if connection.get_database_backend() == DbBackend::Postgres {
             // Partner event ids compare byte by byte.
             let collation = "SELECT CAST(collation_name AS TEXT), CAST(0 AS BIGINT) FROM information_schema.columns \
