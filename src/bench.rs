@@ -825,8 +825,16 @@ async fn pgbench(store: &Store, database_url: &str, clients: usize, seconds: u64
         script.display().to_string(),
         database_url.to_owned(),
     ];
-    let output =
-        tokio::task::spawn_blocking(move || std::process::Command::new(program).args(arguments).output()).await??;
+    // Over the same transport as the server's own connections.
+    let plain = crate::store::plain_by_default(database_url);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(program);
+        if plain {
+            command.env("PGSSLMODE", "disable");
+        }
+        command.args(arguments).output()
+    })
+    .await??;
     let _ = std::fs::remove_file(&script);
     baseline::drop_table(store.reader()).await?;
     let text = String::from_utf8_lossy(&output.stdout);

@@ -1,4 +1,5 @@
-//! Migrations that move data: what was stored before them still counts after, both ways.
+//! The database underneath: migrations that move data (what was stored before them still counts
+//! after, both ways), and how the service connects.
 
 use chrono::{TimeDelta, Utc};
 use migration::{Migrator, MigratorTrait};
@@ -107,4 +108,17 @@ async fn daily_signal_counts_keyed_by_hash_are_numbered_by_subject_and_still_mak
     assert_eq!(preview["candidates"], 1, "{preview}");
     assert_eq!(preview["sample"][0]["signal_count"], 31);
     assert_eq!(preview["sample"][0]["active_days"], 10, "a day seen in two areas counts once");
+}
+
+#[tokio::test]
+async fn a_postgres_server_on_this_machine_is_spoken_to_without_tls_unless_the_url_asks() {
+    let app = crate::helpers::spawn_app().await;
+    let connection = app.state.store.reader();
+    if connection.get_database_backend() != DbBackend::Postgres || app.settings.database_url().contains("sslmode") {
+        return;
+    }
+    let sql =
+        "SELECT CAST(ssl AS TEXT), CAST(COUNT(*) AS BIGINT) FROM pg_stat_ssl WHERE pid = pg_backend_pid() GROUP BY ssl";
+    // TLS would only encrypt traffic that never leaves the machine (the server here has it on).
+    assert_eq!(rows(connection, sql).await, [("false".to_owned(), 1)]);
 }
