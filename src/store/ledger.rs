@@ -448,11 +448,16 @@ fn balances_statement(book: &Book) -> Option<String> {
     if rows.is_empty() {
         return None;
     }
-    // A list's columns are `column1`… on both databases.
+    let ids: Vec<String> = book.changed().map(|state| state.id.to_string()).collect();
+    // A list's columns are `column1`… on both databases. The ids are named again in an `IN` list
+    // so that the rows are looked up by key: joined with the list alone, PostgreSQL with current
+    // statistics scanned every account instead (a set's 60 accounts among 10,000: 6 ms, and more
+    // as the table bloats between vacuums, against 2 ms).
     Some(format!(
         "UPDATE accounts SET debits_posted = v.column2, credits_posted = v.column3, debits_pending = v.column4, \
-         credits_pending = v.column5 FROM (VALUES {}) AS v WHERE accounts.id = v.column1",
-        rows.join(", ")
+         credits_pending = v.column5 FROM (VALUES {}) AS v WHERE accounts.id = v.column1 AND accounts.id IN ({})",
+        rows.join(", "),
+        ids.join(", ")
     ))
 }
 

@@ -79,11 +79,15 @@ fn take_from_first_lots(script: &mut Script, debits: &mut Vec<(i64, i64)>) {
     if debits.is_empty() {
         return;
     }
-    // Only integers go into this statement. A list's columns are `column1`… on both databases.
+    // Only integers go into this statement. A list's columns are `column1`… on both databases; the
+    // ids again as an `IN` list, so the lots are looked up by key (see `ledger::balances_statement`).
     let rows: Vec<String> = debits.iter().map(|(lot_id, amount)| format!("({lot_id}, {amount})")).collect();
+    let ids: Vec<String> = debits.iter().map(|(lot_id, _)| lot_id.to_string()).collect();
     script.push(&format!(
-        "UPDATE lots SET remaining = lots.remaining - v.column2 FROM (VALUES {}) AS v WHERE lots.id = v.column1",
-        rows.join(", ")
+        "UPDATE lots SET remaining = lots.remaining - v.column2 FROM (VALUES {}) AS v \
+         WHERE lots.id = v.column1 AND lots.id IN ({})",
+        rows.join(", "),
+        ids.join(", ")
     ));
     debits.clear();
 }
