@@ -15,6 +15,7 @@ use sea_orm::{
     FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 
+use super::bound::Bound;
 use super::script::{Kind, Rows, Script, Value};
 use super::{ChainHead, Context, Page, StoreError, StoreResult, UnitOfWork};
 use crate::domain::ledger::{
@@ -978,44 +979,42 @@ pub async fn statement(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> StoreResult<Page<StatementLine>> {
-    let mut query = posting::Entity::find().filter(posting::Column::AccountId.eq(account_id));
+    // One statement: the page of postings joined with their entries (by primary key).
+    let mut bound = Bound::new(connection.get_database_backend());
+    let mut sql = format!(
+        "SELECT p.id, p.entry_id, p.created_at, p.amount, p.balance_after, e.kind, e.reason, e.reference_type, \
+         e.reference_id FROM postings p JOIN journal_entries e ON e.id = p.entry_id WHERE p.account_id = {}",
+        bound.value(account_id)
+    );
     if let Some(cursor) = cursor {
-        query = query.filter(posting::Column::Id.lt(cursor));
+        sql += &format!(" AND p.id < {}", bound.value(cursor));
     }
     if let Some(from) = from {
-        query = query.filter(posting::Column::CreatedAt.gte(from));
+        sql += &format!(" AND p.created_at >= {}", bound.value(from));
     }
     if let Some(to) = to {
-        query = query.filter(posting::Column::CreatedAt.lt(to));
+        sql += &format!(" AND p.created_at < {}", bound.value(to));
     }
-    let postings = query.order_by_desc(posting::Column::Id).limit(limit + 1).all(connection).await?;
-    let entry_ids: BTreeSet<i64> = postings.iter().map(|posting| posting.entry_id).collect();
-    let entries: HashMap<i64, journal_entry::Model> = journal_entry::Entity::find()
-        .filter(journal_entry::Column::Id.is_in(entry_ids))
-        .all(connection)
-        .await?
-        .into_iter()
-        .map(|entry| (entry.id, entry))
-        .collect();
-    let lines = postings
-        .into_iter()
-        .filter_map(|posting| {
-            let entry = entries.get(&posting.entry_id)?;
-            Some(StatementLine {
-                posting_id: posting.id,
-                entry_id: posting.entry_id,
-                created_at: posting.created_at,
-                kind: EntryKind::parse(&entry.kind).unwrap_or(EntryKind::Adjustment),
-                reason: entry.reason.clone(),
+    sql += &format!(" ORDER BY p.id DESC LIMIT {}", bound.value(limit as i64 + 1));
+    let rows = connection.query_all_raw(bound.statement(&sql)).await?;
+    let lines = rows
+        .iter()
+        .map(|row| {
+            Ok(StatementLine {
+                posting_id: row.try_get("", "id")?,
+                entry_id: row.try_get("", "entry_id")?,
+                created_at: row.try_get("", "created_at")?,
+                kind: EntryKind::parse(&row.try_get::<String>("", "kind")?).unwrap_or(EntryKind::Adjustment),
+                reason: row.try_get("", "reason")?,
                 reference: Reference {
-                    reference_type: entry.reference_type.clone(),
-                    reference_id: entry.reference_id.clone(),
+                    reference_type: row.try_get("", "reference_type")?,
+                    reference_id: row.try_get("", "reference_id")?,
                 },
-                amount: Points::from_minor(posting.amount),
-                balance_after: Points::from_minor(posting.balance_after),
+                amount: Points::from_minor(row.try_get("", "amount")?),
+                balance_after: Points::from_minor(row.try_get("", "balance_after")?),
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, DbErr>>()?;
     Ok(Page::from_rows(lines, limit, |line: &StatementLine| line.posting_id))
 }
 
