@@ -379,7 +379,7 @@ pub async fn infer_all(work: &UnitOfWork) -> StoreResult<u64> {
 
 /// How many subjects a draft rule would make candidates now, with a sample; writes nothing.
 pub async fn preview(
-    connection: &impl ConnectionTrait,
+    connection: &(impl ConnectionTrait + sea_orm::StreamTrait),
     criteria: &RuleCriteria,
     now: DateTime<Utc>,
 ) -> StoreResult<(u64, Vec<Evidence>)> {

@@ -10,19 +10,19 @@
 //! commit, after the set's commit, so a rider whose swaps arrive in two sets at once is found by
 //! whichever comes second.
 //!
-//! Two drains per partner take sets in turn (`SETS_IN_FLIGHT`), so that one set's statements run
-//! while the other's are read from the wire or wait for their commit. Two sets never wait for each
-//! other in a cycle: each statement takes its rows in key order (events by id, subjects and daily
-//! counts by key), and the statements of a set come in the same order.
+//! Two drains per partner take sets in turn (`SETS_IN_FLIGHT`), so that one set is stored while
+//! the other waits for its commit or for its candidates. Two sets never wait for each other in a
+//! cycle: each statement takes its rows in key order (events by id, subjects and daily counts by
+//! key), and the statements of a set come in the same order.
 //!
 //! Every statement has the same text whatever the set holds (see `store::bound`), so each is
 //! prepared once per connection.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -223,22 +223,20 @@ async fn make_candidates(
 /// Inserts the set's events, each once per partner and event id, and adds the new ones to the
 /// daily counts. An event sent twice in the set is new for the first batch that sent it only.
 async fn ingest(work: &UnitOfWork, partner_id: i64, batches: &[CheckedBatch]) -> StoreResult<Vec<Stored>> {
-    let mut first_sent: HashMap<&str, usize> = HashMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut stored = vec![Stored::default(); batches.len()];
     let mut events: Vec<(usize, &CheckedSignal)> = Vec::new();
     for (batch_index, batch) in batches.iter().enumerate() {
         for event in &batch.events {
-            match first_sent.entry(event.event_id.as_str()) {
-                Entry::Vacant(slot) => {
-                    slot.insert(batch_index);
-                    events.push((batch_index, event));
-                }
-                Entry::Occupied(_) => stored[batch_index].duplicates += 1,
+            if seen.insert(event.event_id.as_str()) {
+                events.push((batch_index, event));
+            } else {
+                stored[batch_index].duplicates += 1;
             }
         }
     }
-    // In event id order: two sets of one partner (stored by two servers) never wait for each
-    // other's rows in opposite orders.
+    // In event id order: two sets of one partner (two drains here, or on two servers) never wait
+    // for each other's rows in opposite orders.
     events.sort_unstable_by(|(_, a), (_, b)| a.event_id.cmp(&b.event_id));
     // The insert itself says which events are new: no look-up of what the partner sent before,
     // whose cost would grow with everything it ever sent.
@@ -353,7 +351,7 @@ pub(super) struct Activity {
 /// only subjects that could match and were counted in several groups (seen by two partners, or in
 /// two areas, perhaps on the same day) are counted again exactly, in a second query.
 pub(super) async fn matching(
-    connection: &impl ConnectionTrait,
+    connection: &(impl ConnectionTrait + sea_orm::StreamTrait),
     criteria: &RuleCriteria,
     subjects: Option<&[String]>,
     now: DateTime<Utc>,
@@ -370,7 +368,7 @@ pub(super) async fn matching(
     // Per subject: what it did, how many groups counted, and the busiest group's count.
     let mut found: BTreeMap<String, (Activity, u32, i64)> = BTreeMap::new();
     for chunk in chunks {
-        let mut bound = Bound::new(connection.get_database_backend());
+        let mut bound = Bound::new(ConnectionTrait::get_database_backend(connection));
         let kind = bound.value(criteria.kind.as_str());
         let from = bound.value(first_day.as_str());
         let among = chunk.map_or(String::new(), |chunk| {
@@ -383,7 +381,10 @@ pub(super) async fn matching(
              WHERE kind = {kind} AND day >= {from}{among} GROUP BY subject_id, partner_id, area) g \
              JOIN signal_subjects s ON s.id = g.subject_id"
         );
-        for row in connection.query_all_raw(bound.statement(&sql)).await? {
+        // Streamed: a city's riders are folded as they come instead of held as rows at once.
+        let mut rows = std::pin::pin!(connection.stream_raw(bound.statement(&sql)).await?);
+        while let Some(row) = rows.next().await {
+            let row = row?;
             let subject: String = row.try_get("", "subject_key")?;
             let partner_id: i64 = row.try_get("", "partner_id")?;
             let area: String = row.try_get("", "area")?;
