@@ -117,7 +117,7 @@ async fn a_rider_cannot_read_or_touch_another_riders_things_nor_learn_that_they_
             "/api/v1/pools",
             &app.admin_token,
             json!({"level_id": city, "title": "奶茶送医护", "beneficiary": "医护人员", "goal_points": "500.00",
-                   "deadline": chrono::Utc::now() + chrono::TimeDelta::days(7)}),
+                   "deadline": app.now() + chrono::TimeDelta::days(7)}),
         )
         .await
         .ok(201)["id"]

@@ -109,7 +109,7 @@ async fn logout_revokes_the_session() {
 }
 
 fn claims(app: &TestApp, overrides: Value) -> Value {
-    let now = Utc::now().timestamp();
+    let now = app.now().timestamp();
     let mut claims = json!({
         "iss": app.settings.jwt_issuer, "aud": app.settings.jwt_audience, "sub": "1",
         "iat": now, "exp": now + 600, "role": "admin", "level": null, "sid": "forged",
@@ -155,7 +155,7 @@ async fn forged_tampered_expired_and_misaddressed_tokens_are_refused() {
         ("tampered payload", promoted),
         ("alg none", alg_none),
         ("another key", sign(&claims(&app, json!({})), "another-signing-key-another-signing-key-0000")),
-        ("expired", sign(&claims(&app, json!({"exp": Utc::now().timestamp() - 1})), JWT_SECRET)),
+        ("expired", sign(&claims(&app, json!({"exp": app.now().timestamp() - 1})), JWT_SECRET)),
         ("wrong audience", sign(&claims(&app, json!({"aud": "another-service"})), JWT_SECRET)),
         ("wrong issuer", sign(&claims(&app, json!({"iss": "someone-else"})), JWT_SECRET)),
         (

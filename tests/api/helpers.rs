@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{FixedOffset, NaiveTime, TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -104,8 +104,25 @@ impl TestApp {
     }
 }
 
+/// The clock of a test server: now, or with `TEST_CHINA_TIME=HH:MM` the last time it was HH:MM in
+/// China (UTC+8), so that the suite can be run at the hours where a local day turns.
+fn starting_clock() -> OffsetClock {
+    let clock = OffsetClock::default();
+    if let Ok(time) = std::env::var("TEST_CHINA_TIME") {
+        let time = NaiveTime::parse_from_str(&time, "%H:%M").expect("TEST_CHINA_TIME is HH:MM");
+        let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+        let now = Utc::now().with_timezone(&china);
+        let mut then = now.date_naive().and_time(time).and_local_timezone(china).unwrap();
+        if then > now {
+            then -= TimeDelta::days(1);
+        }
+        clock.advance(then - now);
+    }
+    clock
+}
+
 async fn serve(database: Option<TestDatabase>, settings: Settings) -> TestApp {
-    let clock = Arc::new(OffsetClock::default());
+    let clock = Arc::new(starting_clock());
     let application = Application::build_with_clock(&settings, clock.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let state = application.state();
@@ -341,6 +358,12 @@ impl TestApp {
 
     pub async fn balance(&self, account_id: i64) -> String {
         self.account(account_id).await["balance"].as_str().unwrap().to_owned()
+    }
+
+    /// The service's time, which tests move with `advance_clock`.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        use union_ledger::clock::Clock;
+        self.clock.now()
     }
 
     pub async fn assert_verified(&self) -> Value {

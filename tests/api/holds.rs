@@ -1,4 +1,4 @@
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
@@ -93,7 +93,7 @@ async fn a_voided_hold_gives_the_points_back() {
 async fn an_expired_hold_reads_expired_at_once_and_is_released() {
     let mut app = spawn_app().await;
     let (rider, budget) = funded_rider(&app).await;
-    let expires_at = (Utc::now() + TimeDelta::minutes(30)).to_rfc3339();
+    let expires_at = (app.now() + TimeDelta::minutes(30)).to_rfc3339();
     let hold = app
         .post(
             "/api/v1/holds",
@@ -120,7 +120,7 @@ async fn an_expired_hold_reads_expired_at_once_and_is_released() {
 async fn the_sweeper_expires_due_holds_exactly_once() {
     let mut app = spawn_app().await;
     let (rider, budget) = funded_rider(&app).await;
-    let expires_at = (Utc::now() + TimeDelta::minutes(5)).to_rfc3339();
+    let expires_at = (app.now() + TimeDelta::minutes(5)).to_rfc3339();
     for _ in 0..3 {
         app.post(
             "/api/v1/holds",
@@ -143,7 +143,7 @@ async fn the_sweeper_expires_due_holds_exactly_once() {
 async fn hold_requests_are_validated() {
     let app = spawn_app().await;
     let (rider, budget) = funded_rider(&app).await;
-    let past = (Utc::now() - TimeDelta::minutes(1)).to_rfc3339();
+    let past = (app.now() - TimeDelta::minutes(1)).to_rfc3339();
     let answer = app
         .post(
             "/api/v1/holds",

@@ -1,13 +1,19 @@
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use reqwest::Method;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app};
 
-fn now(app: &TestApp) -> DateTime<Utc> {
-    use union_ledger::clock::Clock;
-    app.clock.now()
+/// The time of a rider's `swap`th swap (from 0) on the local (UTC+8) day `day` days before today:
+/// 09:00, 12:00, 15:00, ... Signals count by local day, so a day's swaps must not spill into the
+/// next one whatever the time of day the test runs at (from `now` plus hours, they did after 18:00
+/// in China).
+fn swap_at(app: &TestApp, day: i64, swap: i64) -> DateTime<Utc> {
+    let china = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    let date = app.now().with_timezone(&china).date_naive() - TimeDelta::days(day);
+    let morning = date.and_hms_opt(9, 0, 0).expect("09:00 is a time").and_local_timezone(china).unwrap();
+    morning.with_timezone(&Utc) + TimeDelta::hours(swap * 3)
 }
 
 /// `per_day` battery swaps a day for `days` days ending yesterday, for one phone number.
@@ -17,7 +23,7 @@ fn swaps(app: &TestApp, prefix: &str, phone: &str, days: i64, per_day: i64, area
     let mut events = Vec::new();
     for day in 1..=days {
         for swap in 0..per_day {
-            let at = now(app) - TimeDelta::days(day) + TimeDelta::hours(swap * 3);
+            let at = swap_at(app, day, swap);
             events.push(json!({"event_id": format!("{prefix}-{batch}-{day}-{swap}"), "subject": {"phone": phone},
                                "kind": "battery_swap", "occurred_at": at.to_rfc3339(), "area": area}));
         }
@@ -105,12 +111,12 @@ async fn a_batch_sent_twice_counts_once_and_bad_rows_are_named_while_good_rows_s
     let again = push(&app, &token, events.clone()).await;
     assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(6)));
 
-    let at = now(&app).to_rfc3339();
+    let at = app.now().to_rfc3339();
     let mixed = vec![
         json!({"event_id": "ok-1", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": at}),
         json!({"event_id": "bad-kind", "subject": {"phone": "13812345678"}, "kind": "teleport", "occurred_at": at}),
-        json!({"event_id": "future", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": (now(&app) + TimeDelta::days(1)).to_rfc3339()}),
-        json!({"event_id": "old", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": (now(&app) - TimeDelta::days(120)).to_rfc3339()}),
+        json!({"event_id": "future", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": (app.now() + TimeDelta::days(1)).to_rfc3339()}),
+        json!({"event_id": "old", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": (app.now() - TimeDelta::days(120)).to_rfc3339()}),
         json!({"event_id": "bad-phone", "subject": {"phone": "12345"}, "kind": "battery_swap", "occurred_at": at}),
         json!({"event_id": "bad-time", "subject": {"phone": "13812345678"}, "kind": "battery_swap", "occurred_at": "yesterday"}),
         json!({"event_id": "both", "subject": {"phone": "13812345678", "partner_ref": "r1"}, "kind": "battery_swap", "occurred_at": at}),
@@ -212,11 +218,11 @@ async fn swap_history_makes_a_candidate_and_one_just_below_the_threshold_does_no
     assert!(exported[1].contains(",30,") && exported[1].contains("活跃换电骑手"), "{exported:?}");
     assert!(!exported.concat().contains("1382222"), "no phone number in the export");
 
-    // Two more days of swaps lift the second rider over the line as the batch arrives.
+    // Swaps on a seventh day lift the second rider over the line as the batch arrives.
     let more: Vec<Value> = (0..3)
         .map(|swap| {
             json!({"event_id": format!("late-{swap}"), "subject": {"phone": "13822220000"}, "kind": "battery_swap",
-                          "occurred_at": (now(&app) - TimeDelta::minutes(10 + swap)).to_rfc3339(), "area": "篁庄社区"})
+                          "occurred_at": swap_at(&app, 7, swap).to_rfc3339(), "area": "篁庄社区"})
         })
         .collect();
     push(&app, &token, more).await;
@@ -440,7 +446,7 @@ async fn riders_whose_swaps_arrive_in_batches_at_once_become_candidates_once() {
             for phone in chunk {
                 for day in first_day..first_day + 5 {
                     for swap in 0..2 {
-                        let at = now(&app) - TimeDelta::days(day) + TimeDelta::hours(swap * 3);
+                        let at = swap_at(&app, day, swap);
                         events.push(
                             json!({"event_id": format!("{prefix}-{phone}-{day}-{swap}"), "subject": {"phone": phone},
                                            "kind": "battery_swap", "occurred_at": at.to_rfc3339(), "area": "蓬江区"}),
@@ -486,7 +492,7 @@ async fn one_partners_batches_sent_at_once_each_get_their_own_answer_and_count_e
     batches.push(mixed);
     // A batch of 10,000 other riders goes first, so that the eight are likely to queue behind it and
     // be stored together, the copies of one event in one set.
-    let yesterday = (now(&app) - TimeDelta::days(1)).to_rfc3339();
+    let yesterday = (app.now() - TimeDelta::days(1)).to_rfc3339();
     let bulk: Vec<Value> = (0..10_000)
         .map(|index| {
             json!({"event_id": format!("bulk-{index}"), "subject": {"partner_ref": format!("bulk-{index}")},
@@ -552,7 +558,7 @@ async fn sets_of_one_partner_stored_side_by_side_neither_deadlock_nor_count_twic
     // its events with the next: sets stored at once add to the same daily counts.
     let event = |index: usize| {
         let (rider, day) = (index % 20, 1 + (index / 20) % 10);
-        let at = now(&app) - TimeDelta::days(day as i64) + TimeDelta::minutes((index / 200) as i64);
+        let at = swap_at(&app, day as i64, 0) + TimeDelta::minutes((index / 200) as i64);
         json!({"event_id": format!("e{index}"), "subject": {"phone": format!("1390000{rider:04}")},
                "kind": "battery_swap", "occurred_at": at.to_rfc3339(), "area": "蓬江区"})
     };

@@ -1,14 +1,9 @@
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Person, TestApp, spawn_app};
-
-fn now(app: &TestApp) -> DateTime<Utc> {
-    use union_ledger::clock::Clock;
-    app.clock.now()
-}
 
 /// A city (funded), two districts with a community each, and an organizer of district A.
 struct Setup {
@@ -261,9 +256,9 @@ async fn redemptions_are_refused_with_the_reason() {
     redeem(&limited, 2).await.ok(201);
     redeem(&limited, 1).await.problem(409, "redemption-limit-reached");
 
-    let later = reward(&app, &setup.organizer.token, json!({"level_id": setup.district_a, "name_zh": "年货", "name_en": "New year gift", "cost": "1.00", "kind": "goods", "valid_from": now(&app) + TimeDelta::days(30)})).await;
+    let later = reward(&app, &setup.organizer.token, json!({"level_id": setup.district_a, "name_zh": "年货", "name_en": "New year gift", "cost": "1.00", "kind": "goods", "valid_from": app.now() + TimeDelta::days(30)})).await;
     redeem(&later, 1).await.problem(409, "reward-unavailable");
-    let over = reward(&app, &setup.organizer.token, json!({"level_id": setup.district_a, "name_zh": "旧", "name_en": "Old", "cost": "1.00", "kind": "goods", "valid_until": now(&app) - TimeDelta::days(1)})).await;
+    let over = reward(&app, &setup.organizer.token, json!({"level_id": setup.district_a, "name_zh": "旧", "name_en": "Old", "cost": "1.00", "kind": "goods", "valid_until": app.now() - TimeDelta::days(1)})).await;
     assert_eq!(over["available_now"], false);
     redeem(&over, 1).await.problem(409, "reward-unavailable");
     let outside = reward(&app, &app.admin_token, tea_at(setup.district_b)).await;
@@ -349,7 +344,7 @@ async fn two_hundred_twenty_six_riders_pool_points_for_three_hundred_teas() {
             "/api/v1/pools",
             &setup.organizer.token,
             json!({"level_id": setup.district_a, "title": "300杯奶茶送医护", "beneficiary": "江门市中心医院医护人员",
-            "reward_id": tea["id"], "quantity": 300, "deadline": now(&app) + TimeDelta::days(7)}),
+            "reward_id": tea["id"], "quantity": 300, "deadline": app.now() + TimeDelta::days(7)}),
         )
         .await
         .ok(201)
@@ -425,7 +420,7 @@ async fn a_pool_that_misses_its_deadline_refunds_everyone_once() {
             "/api/v1/pools",
             &setup.organizer.token,
             json!({"level_id": setup.district_a, "title": "慰问环卫工人", "beneficiary": "环卫工人",
-            "goal_points": "1000.00", "deadline": now(&app) + TimeDelta::hours(1)}),
+            "goal_points": "1000.00", "deadline": app.now() + TimeDelta::hours(1)}),
         )
         .await
         .ok(201)["id"]
@@ -531,7 +526,7 @@ async fn the_nearest_level_that_sets_an_expiry_decides_when_new_points_expire() 
     let far = app.rider("13800000002", setup.community_b).await.account_id.unwrap();
     let outside = app.budget_account(setup.district_b).await;
     give(&app, setup.city, &[near, far], "3.00").await;
-    let now = chrono::Utc::now();
+    let now = app.now();
     let expires = |account: Value| -> chrono::DateTime<chrono::Utc> {
         account["expiring"][0]["expires_at"].as_str().unwrap().parse().unwrap()
     };

@@ -29,11 +29,6 @@ async fn setup(app: &TestApp, budget: &str) -> Setup {
     Setup { district_a, district_b, community_a, community_b, organizer }
 }
 
-fn now(app: &TestApp) -> DateTime<Utc> {
-    use union_ledger::clock::Clock;
-    app.clock.now()
-}
-
 async fn open_activity(
     app: &TestApp,
     token: &str,
@@ -176,7 +171,7 @@ async fn one_hundred_seventy_nine_logged_rows_approved_in_one_request() {
         &setup.organizer.token,
         setup.district_a,
         "emergency_response",
-        now(&app) - TimeDelta::hours(6),
+        app.now() - TimeDelta::hours(6),
         12,
     )
     .await;
@@ -226,7 +221,7 @@ async fn riders_check_in_and_out_for_verified_hours() {
         &setup.organizer.token,
         setup.district_a,
         "city_duty",
-        now(&app) - TimeDelta::minutes(30),
+        app.now() - TimeDelta::minutes(30),
         8,
     )
     .await;
@@ -270,7 +265,7 @@ async fn riders_check_in_and_out_for_verified_hours() {
             "/api/v1/activities",
             &organizer_token,
             json!({"level_id": setup.district_a, "title": "明日值班", "category": "city_duty",
-            "starts_at": now(&app), "ends_at": now(&app) + TimeDelta::hours(2), "place": "x"}),
+            "starts_at": app.now(), "ends_at": app.now() + TimeDelta::hours(2), "place": "x"}),
         )
         .await
         .ok(201)["id"]
@@ -286,7 +281,7 @@ async fn each_guard_on_logged_hours_is_its_own_problem() {
     let app = spawn_app().await;
     let setup = setup(&app, "1000.00").await;
     let rider = app.rider("13800000001", setup.community_a).await;
-    let starts_at = now(&app) - TimeDelta::hours(20);
+    let starts_at = app.now() - TimeDelta::hours(20);
     let activity = open_activity(&app, &setup.organizer.token, setup.district_a, "repair_service", starts_at, 16).await;
     let path = format!("/api/v1/activities/{}/hours", activity["id"]);
     let token = &setup.organizer.token;
@@ -352,7 +347,7 @@ async fn approvals_outside_the_subtree_or_beyond_the_budget_are_refused_and_post
         &setup.organizer.token,
         setup.district_a,
         "emergency_response",
-        now(&app) - TimeDelta::hours(4),
+        app.now() - TimeDelta::hours(4),
         8,
     )
     .await;
@@ -399,7 +394,7 @@ async fn reversing_approved_hours_restores_every_balance() {
         &setup.organizer.token,
         setup.district_a,
         "medicine_delivery",
-        now(&app) - TimeDelta::hours(3),
+        app.now() - TimeDelta::hours(3),
         6,
     )
     .await;
@@ -452,7 +447,7 @@ async fn a_level_can_ask_for_a_second_person_to_approve() {
         &setup.organizer.token,
         setup.district_a,
         "community_service",
-        now(&app) - TimeDelta::hours(2),
+        app.now() - TimeDelta::hours(2),
         4,
     )
     .await;
@@ -543,7 +538,7 @@ async fn reports_total_hours_and_points_and_export_csv() {
             "/api/v1/activities",
             &setup.organizer.token,
             json!({"level_id": setup.district_a, "squad_id": squad, "title": "免费修车", "category": "repair_service",
-            "starts_at": now(&app) - TimeDelta::hours(5), "ends_at": now(&app) + TimeDelta::hours(1), "place": "V站"}),
+            "starts_at": app.now() - TimeDelta::hours(5), "ends_at": app.now() + TimeDelta::hours(1), "place": "V站"}),
         )
         .await
         .ok(201)["id"]
@@ -553,7 +548,7 @@ async fn reports_total_hours_and_points_and_export_csv() {
         .await
         .ok(200);
     let duty =
-        open_activity(&app, &setup.organizer.token, setup.district_a, "city_duty", now(&app) - TimeDelta::hours(5), 6)
+        open_activity(&app, &setup.organizer.token, setup.district_a, "city_duty", app.now() - TimeDelta::hours(5), 6)
             .await["id"]
             .as_i64()
             .unwrap();
@@ -630,8 +625,8 @@ async fn reports_total_hours_and_points_and_export_csv() {
     // The award list of the period, as JSON and as CSV for the union's paperwork.
     let period = format!(
         "from={}&to={}",
-        (now(&app) - TimeDelta::days(1)).to_rfc3339(),
-        (now(&app) + TimeDelta::days(1)).to_rfc3339()
+        (app.now() - TimeDelta::days(1)).to_rfc3339(),
+        (app.now() + TimeDelta::days(1)).to_rfc3339()
     )
     .replace('+', "%2B");
     let awards = app
