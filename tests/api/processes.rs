@@ -19,6 +19,16 @@ struct ServerProcess {
 
 impl ServerProcess {
     async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> ServerProcess {
+        ServerProcess::start_with(database, data_dir, &[]).await
+    }
+
+    /// Started with these variables added to the environment (and glibc's malloc settings removed,
+    /// unless given).
+    async fn start_with(
+        database: &TestDatabase,
+        data_dir: &std::path::Path,
+        variables: &[(&str, &str)],
+    ) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_union-ledger"))
             .arg("serve")
@@ -29,6 +39,9 @@ impl ServerProcess {
             .env("LEDGER_JWT_SECRET", JWT_SECRET)
             .env("LEDGER_SUBJECT_KEY", SUBJECT_KEY)
             .env("RUST_LOG", "warn")
+            .env_remove("MALLOC_ARENA_MAX")
+            .env_remove("GLIBC_TUNABLES")
+            .envs(variables.iter().copied())
             .spawn()
             .expect("the server starts");
         let server = ServerProcess { child, base: format!("http://127.0.0.1:{port}") };
@@ -283,4 +296,28 @@ async fn a_server_killed_mid_load_loses_no_acknowledged_transfer_and_retries_pos
     let credited = posted as i64; // 0.01 each
     let expected = format!("{}.{:02}", (100 + credited) / 100, (100 + credited) % 100);
     assert_eq!(rider_balance, expected.as_str());
+}
+
+/// The server process's environment as it runs (after any start again).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn environment_of(server: &ServerProcess) -> Vec<String> {
+    let environ = std::fs::read(format!("/proc/{}/environ", server.child.id())).unwrap();
+    environ.split(|byte| *byte == 0).map(|variable| String::from_utf8_lossy(variable).into_owned()).collect()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn a_server_limits_glibc_to_four_malloc_arenas_unless_its_environment_chooses() {
+    let database = TestDatabase::new().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let chosen_by_the_server = ServerProcess::start(&database, data_dir.path()).await;
+    let chosen_by_the_operator =
+        ServerProcess::start_with(&database, data_dir.path(), &[("MALLOC_ARENA_MAX", "8")]).await;
+
+    let environment = environment_of(&chosen_by_the_server);
+    assert!(environment.contains(&"MALLOC_ARENA_MAX=4".to_owned()), "{environment:?}");
+    assert!(environment.contains(&"RUST_LOG=warn".to_owned()), "the rest of the environment is kept: {environment:?}");
+    let environment = environment_of(&chosen_by_the_operator);
+    assert!(environment.contains(&"MALLOC_ARENA_MAX=8".to_owned()), "{environment:?}");
+    assert!(!environment.contains(&"MALLOC_ARENA_MAX=4".to_owned()), "{environment:?}");
 }
