@@ -64,8 +64,9 @@ pub struct RunReport {
     pub errors: u64,
     pub per_second: f64,
     pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+    /// None where the tool measured no tail (pgbench prints only the mean).
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 impl RunReport {
@@ -81,14 +82,17 @@ impl RunReport {
             .filter(|rate| *rate > 0.0)
             .map(|rate| format!("{:.2}×", self.per_second / rate))
             .unwrap_or_else(|| "-".into());
+        let tail = |ms: Option<f64>| ms.map_or_else(|| "-".into(), |ms| format!("{ms:.2}"));
+        // A run of one long request is a fraction of a request a second, not "0/s".
+        let rate = if self.per_second < 100.0 { format!("{:.2}", self.per_second) } else { format!("{:.0}", self.per_second) };
         println!(
-            "{:<38} {:>4} clients {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {:>5}  vs baseline {}  server peak RSS {} MiB",
+            "{:<38} {:>4} clients {:>9}/s  p50 {:>7.2} ms  p99 {:>7} ms  max {:>8} ms  errors {:>5}  vs baseline {}  server peak RSS {} MiB",
             self.name,
             self.clients,
-            self.per_second,
+            rate,
             self.p50_ms,
-            self.p99_ms,
-            self.max_ms,
+            tail(self.p99_ms),
+            tail(self.max_ms),
             self.errors,
             ratio,
             server.peak_rss_mib()
@@ -215,8 +219,8 @@ where
         errors,
         per_second: latencies.len() as f64 / elapsed,
         p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-        max_ms: latencies.last().map_or(0.0, |max| *max as f64 / 1000.0),
+        p99_ms: Some(percentile(&latencies, 0.99)),
+        max_ms: Some(latencies.last().map_or(0.0, |max| *max as f64 / 1000.0)),
     }
 }
 
@@ -755,8 +759,8 @@ fn timed(name: &str, started: Instant, clients: usize) -> RunReport {
         errors: 0,
         per_second: 1.0 / elapsed.as_secs_f64(),
         p50_ms: ms,
-        p99_ms: ms,
-        max_ms: ms,
+        p99_ms: Some(ms),
+        max_ms: Some(ms),
     }
 }
 
@@ -858,8 +862,8 @@ async fn pgbench(store: &Store, database_url: &str, clients: usize, seconds: u64
         errors: 0,
         per_second,
         p50_ms: latency_ms,
-        p99_ms: 0.0,
-        max_ms: 0.0,
+        p99_ms: None,
+        max_ms: None,
     })
 }
 
