@@ -84,7 +84,8 @@ impl RunReport {
             .unwrap_or_else(|| "-".into());
         let tail = |ms: Option<f64>| ms.map_or_else(|| "-".into(), |ms| format!("{ms:.2}"));
         // A run of one long request is a fraction of a request a second, not "0/s".
-        let rate = if self.per_second < 100.0 { format!("{:.2}", self.per_second) } else { format!("{:.0}", self.per_second) };
+        let rate =
+            if self.per_second < 100.0 { format!("{:.2}", self.per_second) } else { format!("{:.0}", self.per_second) };
         println!(
             "{:<38} {:>4} clients {:>9}/s  p50 {:>7.2} ms  p99 {:>7} ms  max {:>8} ms  errors {:>5}  vs baseline {}  server peak RSS {} MiB",
             self.name,

@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use super::bound::{Bound, Columns};
 use super::{Context, Store, StoreError, StoreResult, UnitOfWork, audit, membership};
-use crate::domain::membership::{CheckedSignal, RuleCriteria};
+use crate::domain::membership::{CheckedSignal, MembershipStatus, RuleCriteria};
 use crate::domain::volunteering::local_day;
 
 /// Events a set takes at most (a batch holds up to 10,000: a set always takes at least one batch).
@@ -342,8 +342,20 @@ pub(super) struct Activity {
     pub busiest_area: String,
 }
 
+/// Whom a rule's evaluation considers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Subjects {
+    /// Everyone with signals (a preview counts candidates and members too).
+    All,
+    /// Those neither candidates already nor members (or applying): whom a rule may make candidates.
+    New,
+}
+
 /// The subjects (optionally among `subjects`) whose signals in the rule's window satisfy it now,
 /// by subject key, with what they did.
+///
+/// With [`Subjects::New`] the database leaves out candidates and members in the same query, by
+/// anti-joins, instead of the caller looking every matched subject up again.
 ///
 /// One pass groups the window by subject, partner and area: integers and short text, hashed,
 /// however many subjects there are. A subject's distinct days are that one group's row count when
@@ -354,6 +366,7 @@ pub(super) async fn matching(
     connection: &(impl ConnectionTrait + sea_orm::StreamTrait),
     criteria: &RuleCriteria,
     subjects: Option<&[String]>,
+    whom: Subjects,
     now: DateTime<Utc>,
 ) -> StoreResult<BTreeMap<String, Activity>> {
     let chunks: Vec<Option<&[String]>> = match subjects {
@@ -374,12 +387,23 @@ pub(super) async fn matching(
         let among = chunk.map_or(String::new(), |chunk| {
             format!(" AND subject_id IN (SELECT id FROM signal_subjects WHERE subject_key IN ({}))", bound.list(chunk))
         });
+        let new_only = match whom {
+            Subjects::All => String::new(),
+            Subjects::New => {
+                let rejected = bound.value(MembershipStatus::Rejected.as_str());
+                format!(
+                    " WHERE NOT EXISTS (SELECT 1 FROM candidates c WHERE c.subject_key = s.subject_key) \
+                     AND NOT EXISTS (SELECT 1 FROM users r JOIN memberships m ON m.user_id = r.id \
+                     WHERE r.phone_key = s.subject_key AND m.status <> {rejected})"
+                )
+            }
+        };
         let sql = format!(
             "SELECT s.subject_key, g.partner_id, g.area, g.total, g.days, g.first_day, g.last_day FROM \
              (SELECT subject_id, partner_id, area, CAST(SUM(count) AS BIGINT) AS total, COUNT(*) AS days, \
              MIN(day) AS first_day, MAX(day) AS last_day FROM signal_daily \
              WHERE kind = {kind} AND day >= {from}{among} GROUP BY subject_id, partner_id, area) g \
-             JOIN signal_subjects s ON s.id = g.subject_id"
+             JOIN signal_subjects s ON s.id = g.subject_id{new_only}"
         );
         // Streamed: a city's riders are folded as they come instead of held as rows at once.
         let mut rows = std::pin::pin!(connection.stream_raw(bound.statement(&sql)).await?);

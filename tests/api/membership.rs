@@ -379,6 +379,45 @@ async fn rejection_is_final_and_other_riders_cannot_see_it() {
 }
 
 #[tokio::test]
+async fn riders_applying_already_are_not_made_candidates_but_rejected_ones_are() {
+    let app = spawn_app().await;
+    let (_, [district, _], [community, _]) = app.small_tree().await;
+    let organizer = app.staff("organizer", "org.a", Some(district)).await;
+    let applying = app.rider("13800000011", community).await;
+    let rejected = app.rider("13800000012", community).await;
+    app.post("/api/v1/membership/applications", &applying.token, json!({})).await.ok(201);
+    let id =
+        app.post("/api/v1/membership/applications", &rejected.token, json!({})).await.ok(201)["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/membership/applications/{id}/reject"), &organizer.token, json!({"reason": "证件不符"}))
+        .await
+        .ok(200);
+    let token = app.partner_token(district).await;
+    for phone in ["13800000011", "13800000012", "13800000013"] {
+        push(&app, &token, swaps(&app, "s", phone, 10, 3, "篁庄社区")).await;
+    }
+
+    let preview = app.post("/api/v1/membership/rules/preview", &app.admin_token, rule()).await.ok(200).clone();
+    assert_eq!(preview["candidates"], 3, "a preview counts everyone whose swaps pass the rule");
+    let created = app.post("/api/v1/membership/rules", &app.admin_token, rule()).await.ok(201).clone();
+    assert_eq!(created["candidates_created"], 2, "the rider applying already is no candidate");
+    let listed = app.get("/api/v1/membership/candidates", &app.admin_token).await.ok(200).clone();
+    let mut riders: Vec<Value> = listed["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|candidate| candidate["registered_rider_id"].clone())
+        .collect();
+    riders.sort_by_key(|rider| rider.as_i64());
+    assert_eq!(riders, [Value::Null, json!(rejected.id)]);
+    // Nobody is made a candidate twice.
+    assert_eq!(
+        app.post("/api/v1/membership/inference", &app.admin_token, json!({})).await.ok(200)["candidates_created"],
+        0
+    );
+    app.assert_verified().await;
+}
+
+#[tokio::test]
 async fn inactive_members_lapse_once_and_can_renew() {
     let mut app = spawn_app().await;
     let (_, [district, _], [community, _]) = app.small_tree().await;
