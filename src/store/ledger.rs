@@ -198,11 +198,25 @@ pub async fn account(
     account_id: AccountId,
     now: DateTime<Utc>,
 ) -> StoreResult<AccountRecord> {
-    let model =
-        account::Entity::find_by_id(account_id).one(connection).await?.ok_or(StoreError::NotFound("account"))?;
-    let mut record = account_record(model);
-    if record.kind == AccountKind::Rider {
-        record.expiring = super::lots::expiring(connection, account_id, now, EXPIRING_SHOWN).await?;
+    // One query, so that a read is one round trip and the balance and the lots are of one instant.
+    let mut bound = Bound::new(connection.get_database_backend());
+    let (lots_of, after, shown) = (bound.value(account_id), bound.value(now), bound.value(EXPIRING_SHOWN));
+    let (rider, id) = (bound.value(AccountKind::Rider.as_str()), bound.value(account_id));
+    let sql = format!(
+        "SELECT a.*, l.expires_at AS lot_expires_at, l.remaining AS lot_remaining FROM accounts a \
+         LEFT JOIN (SELECT account_id, expires_at, remaining FROM lots \
+         WHERE account_id = {lots_of} AND remaining > 0 AND expires_at > {after} ORDER BY expires_at LIMIT {shown}) l \
+         ON l.account_id = a.id AND a.kind = {rider} WHERE a.id = {id} ORDER BY l.expires_at"
+    );
+    let rows = connection.query_all_raw(bound.statement(&sql)).await?;
+    let first = rows.first().ok_or(StoreError::NotFound("account"))?;
+    let mut record = account_record(account::Model::from_query_result(first, "")?);
+    for row in &rows {
+        let expires_at: Option<DateTime<Utc>> = row.try_get("", "lot_expires_at")?;
+        let remaining: Option<i64> = row.try_get("", "lot_remaining")?;
+        if let (Some(expires_at), Some(remaining)) = (expires_at, remaining) {
+            record.expiring.push(super::lots::Expiring { expires_at, amount: Points::from_minor(remaining) });
+        }
     }
     // A hold past its expiry reads as released at once; only an account with something pending has one.
     let has_pending = record.balances.debits_pending != Points::ZERO || record.balances.credits_pending != Points::ZERO;

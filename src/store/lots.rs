@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Months, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 
 use super::StoreResult;
 use super::ledger::EntryRecord;
@@ -151,27 +151,6 @@ pub async fn accounts_with_due_lots(
         .into_tuple()
         .all(connection)
         .await?)
-}
-
-/// What an account's points will expire next: up to `count` upcoming dates with their amounts.
-pub async fn expiring(
-    connection: &impl ConnectionTrait,
-    account_id: AccountId,
-    now: DateTime<Utc>,
-    count: u64,
-) -> StoreResult<Vec<Expiring>> {
-    let lots = lot::Entity::find()
-        .filter(lot::Column::AccountId.eq(account_id))
-        .filter(lot::Column::Remaining.gt(0))
-        .filter(lot::Column::ExpiresAt.gt(now))
-        .order_by_asc(lot::Column::ExpiresAt)
-        .limit(count)
-        .all(connection)
-        .await?;
-    Ok(lots
-        .into_iter()
-        .filter_map(|lot| Some(Expiring { expires_at: lot.expires_at?, amount: Points::from_minor(lot.remaining) }))
-        .collect())
 }
 
 /// The sum of remaining lot amounts per rider account, for `verify`.
