@@ -11,6 +11,7 @@ mod m20261122_000005_membership;
 mod m20261123_000006_level_language;
 mod m20261123_000007_lot_spending_order;
 mod m20261202_000008_signal_subjects;
+mod m20261203_000009_journal_references;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_level_language::Migration),
             Box::new(m20261123_000007_lot_spending_order::Migration),
             Box::new(m20261202_000008_signal_subjects::Migration),
+            Box::new(m20261203_000009_journal_references::Migration),
         ]
     }
 }

@@ -384,7 +384,12 @@ impl TestApp {
 
     /// Runs SQL straight against the database, as an attacker or a broken disk might.
     pub async fn execute_sql(&self, sql: &str) {
-        self.state.store.reader().execute_unprepared(sql).await.expect("the SQL runs");
+        self.try_sql(sql).await.expect("the SQL runs");
+    }
+
+    /// Runs SQL straight against the database and says whether the database took it.
+    pub async fn try_sql(&self, sql: &str) -> Result<(), sea_orm::DbErr> {
+        self.state.store.reader().execute_unprepared(sql).await.map(|_| ())
     }
 }
 

@@ -253,6 +253,50 @@ async fn verify_finds_the_entry_whose_posting_was_edited() {
 }
 
 #[tokio::test]
+async fn postings_and_lots_name_only_accounts_and_entries_that_exist_and_those_stay() {
+    let app = spawn_app().await;
+    let (city, _, [community, _]) = app.small_tree().await;
+    let rider = app.rider("13800000001", community).await.account_id.unwrap();
+    let budget = app.budget_account(city).await;
+    app.fund(city, "100.00").await;
+    let entry = app.transfer(budget, rider, "7.00").await.ok(201)["id"].as_i64().unwrap();
+    let missing = 999_999;
+    let at = "'2026-12-03T00:00:00+00:00'";
+    let posting = |entry_id: i64, account_id: i64| format!("({entry_id}, {account_id}, 0, 0, {at})");
+    let refused = [
+        // A set of rows is refused whole when one of them names what does not exist.
+        format!(
+            "INSERT INTO postings (entry_id, account_id, amount, balance_after, created_at) VALUES {}, {}",
+            posting(entry, rider),
+            posting(entry, missing)
+        ),
+        format!(
+            "INSERT INTO postings (entry_id, account_id, amount, balance_after, created_at) VALUES {}",
+            posting(missing, rider)
+        ),
+        format!(
+            "INSERT INTO lots (account_id, entry_id, amount, remaining, earned_at, expires_at) \
+             VALUES ({rider}, {entry}, 1, 1, {at}, NULL), ({missing}, {entry}, 1, 1, {at}, NULL)"
+        ),
+        format!("UPDATE postings SET account_id = {missing} WHERE entry_id = {entry}"),
+        format!("UPDATE postings SET entry_id = {missing} WHERE entry_id = {entry}"),
+        format!("UPDATE lots SET account_id = {missing} WHERE account_id = {rider}"),
+        format!("DELETE FROM accounts WHERE id = {rider}"),
+        format!("UPDATE accounts SET id = {missing} WHERE id = {rider}"),
+        format!("DELETE FROM journal_entries WHERE id = {entry}"),
+        format!("UPDATE journal_entries SET id = {missing} WHERE id = {entry}"),
+    ];
+    for sql in &refused {
+        assert!(app.try_sql(sql).await.is_err(), "the database took {sql}");
+    }
+    // Nothing of what was refused is left: the journal checks out, the rider holds what was paid.
+    app.assert_verified().await;
+    assert_eq!(app.balance(rider).await, "7.00");
+    // What names what exists is taken, and changing what a lot holds is still allowed.
+    app.try_sql(&format!("UPDATE lots SET remaining = remaining WHERE account_id = {rider}")).await.expect("taken");
+}
+
+#[tokio::test]
 async fn verify_finds_an_account_total_edited_behind_the_ledgers_back() {
     let app = spawn_app().await;
     let (city, _, _) = app.small_tree().await;
