@@ -54,6 +54,11 @@ const SQLITE_READERS_MAX: u32 = 4;
 const SQLITE_STATEMENTS_CACHED: usize = 24;
 /// How long SQLite waits for another process's lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle this long is pinged before it is handed out (one that was in use
+/// moments ago is not: the driver's default pinged on every checkout, a round trip more for every
+/// read and every batch). A connection that broke while in use fails its statement, and the pool
+/// drops it.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -150,6 +155,7 @@ impl Store {
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
                 .sqlx_logging(false)
                 .map_sqlx_postgres_opts(move |postgres| {
                     // The driver's default ("prefer") encrypts whenever the server can. To a server
@@ -322,6 +328,7 @@ fn sqlite_options(database_url: &str, connections: u32) -> ConnectOptions {
         .max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite
