@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::{FixedOffset, NaiveTime, TimeDelta, Utc};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseTransaction, DbBackend, TransactionTrait};
 use serde_json::{Value, json};
 use union_ledger::app::Application;
 use union_ledger::clock::OffsetClock;
@@ -390,6 +390,20 @@ impl TestApp {
     /// Runs SQL straight against the database and says whether the database took it.
     pub async fn try_sql(&self, sql: &str) -> Result<(), sea_orm::DbErr> {
         self.state.store.reader().execute_unprepared(sql).await.map(|_| ())
+    }
+
+    /// Holds back inserts into `table` until the returned transaction ends, as another client's long
+    /// transaction would: on its own connection, SQLite's write lock (every write waits), on
+    /// PostgreSQL a lock on the table that inserts wait for.
+    pub async fn hold_inserts_into(&self, table: &str) -> DatabaseTransaction {
+        let connection = Database::connect(self.settings.database_url()).await.expect("the database is reachable");
+        let transaction = connection.begin().await.expect("a transaction");
+        let statement = match transaction.get_database_backend() {
+            DbBackend::Sqlite => format!("UPDATE {table} SET id = id WHERE id < 0"),
+            _ => format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"),
+        };
+        transaction.execute_unprepared(&statement).await.expect("the lock is taken");
+        transaction
     }
 }
 
