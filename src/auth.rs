@@ -77,7 +77,7 @@ impl Claims {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
     #[error("the access token is malformed or its signature is not valid")]
     Invalid,

@@ -11,12 +11,14 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AppState;
 use super::error::PROBLEM_JSON;
+use super::extract::verified_claims;
 use super::translate;
 pub use crate::domain::people::Language;
 
@@ -44,14 +46,12 @@ pub fn preferred(accept_language: Option<&str>) -> Option<Language> {
 }
 
 /// The language of the answer to a request: see the module's documentation.
-fn language_of(state: &AppState, headers: &HeaderMap) -> Language {
-    let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
-    preferred(accept_language)
-        .or_else(|| {
-            let token = headers.get(header::AUTHORIZATION)?.to_str().ok()?.get(7..)?.trim();
-            state.tokens.verify(token, state.store.now()).ok()?.lang
-        })
-        .unwrap_or_default()
+/// The token is verified here whenever there is one, and the handler's `Caller` reuses the result.
+fn language_of(state: &AppState, parts: &mut Parts) -> Language {
+    let accept_language = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
+    let chosen = preferred(accept_language);
+    let claims = verified_claims(state, parts);
+    chosen.or_else(|| claims?.ok()?.lang).unwrap_or_default()
 }
 
 /// A q-value in thousandths ("0.8" → 800), without floating point.
@@ -161,10 +161,11 @@ const PROBLEM_BYTES_MAX: usize = 256 * 1024;
 
 /// Finds the answer's language for the handlers (a request extension, read by `Caller`), and gives
 /// problems that language, saying which (`Content-Language`, `Vary`).
-pub async fn localize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let language = language_of(&state, request.headers());
-    request.extensions_mut().insert(language);
-    let response = next.run(request).await;
+pub async fn localize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let language = language_of(&state, &mut parts);
+    parts.extensions.insert(language);
+    let response = next.run(Request::from_parts(parts, body)).await;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
