@@ -74,8 +74,20 @@ pub struct Policy {
     pub partner_requests_per_second: u32,
 }
 
+/// What every handler shares, behind one pointer: a request clones the state several times (router,
+/// middleware, extractors), once a reference count each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub tokens: Arc<TokenKeys>,
     pub metrics: Arc<metrics::Metrics>,
@@ -95,7 +107,7 @@ impl AppState {
         policy: Policy,
         subjects: crate::domain::membership::SubjectKeys,
     ) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             store,
             tokens: Arc::new(tokens),
             metrics: Arc::new(metrics::Metrics::default()),
@@ -104,7 +116,7 @@ impl AppState {
             policy,
             subjects: Arc::new(subjects),
             level_paths: Arc::default(),
-        }
+        }))
     }
 
     /// Starts the unit of work of a write, or short-circuits with the stored answer of a retry.
