@@ -89,15 +89,16 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub store: Store,
-    pub tokens: Arc<TokenKeys>,
+    pub tokens: TokenKeys,
+    /// Its own pointer too: the metrics layer holds it without the rest.
     pub metrics: Arc<metrics::Metrics>,
     pub policy: Policy,
     /// Pseudonymises phone numbers and partner references.
-    pub subjects: Arc<crate::domain::membership::SubjectKeys>,
+    pub subjects: crate::domain::membership::SubjectKeys,
     /// Level paths by id. A level never moves, so an entry never goes stale.
-    level_paths: Arc<RwLock<HashMap<i64, String>>>,
-    pub login_throttle: Arc<throttle::LoginThrottle>,
-    pub partner_limiter: Arc<throttle::PartnerLimiter>,
+    level_paths: RwLock<HashMap<i64, String>>,
+    pub login_throttle: throttle::LoginThrottle,
+    pub partner_limiter: throttle::PartnerLimiter,
 }
 
 impl AppState {
@@ -109,13 +110,13 @@ impl AppState {
     ) -> Self {
         Self(Arc::new(Shared {
             store,
-            tokens: Arc::new(tokens),
+            tokens,
             metrics: Arc::new(metrics::Metrics::default()),
-            login_throttle: Arc::default(),
-            partner_limiter: Arc::new(throttle::PartnerLimiter::new(policy.partner_requests_per_second)),
+            login_throttle: throttle::LoginThrottle::default(),
+            partner_limiter: throttle::PartnerLimiter::new(policy.partner_requests_per_second),
             policy,
-            subjects: Arc::new(subjects),
-            level_paths: Arc::default(),
+            subjects,
+            level_paths: RwLock::default(),
         }))
     }
 
