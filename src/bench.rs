@@ -22,6 +22,7 @@ use crate::domain::ledger::{AccountKind, EntryKind, Transfer, transfers_to_posti
 use crate::domain::membership::SubjectKeys;
 use crate::domain::people::{Phone, Role};
 use crate::domain::points::Points;
+use crate::loopback::{self, Method};
 use crate::store::ledger::{self, EntryDraft, Reference};
 use crate::store::{Begun, Store, baseline, users};
 
@@ -39,6 +40,10 @@ pub struct BenchArgs {
     /// Workloads to run (comma-separated): w1, w2, w3, w4, w5, w6; the baseline always runs.
     #[arg(long, value_delimiter = ',', default_value = "w1,w2,w3,w4,w5,w6")]
     pub workloads: Vec<String>,
+    /// Concurrent clients for W4's reads (comma-separated): a latency at a load the machine
+    /// keeps up with, and one with more clients than cores, queued.
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    pub read_clients: Vec<usize>,
     /// Postings in the journal W4 reads from (seeded before it runs).
     #[arg(long, default_value_t = 10_000_000)]
     pub journal_postings: u64,
@@ -67,6 +72,71 @@ pub struct RunReport {
     /// None where the tool measured no tail (pgbench prints only the mean).
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// What each acknowledged request cost the machine's CPU, where measured.
+    pub cpu: Option<CpuPerRequest>,
+}
+
+/// CPU time (user and system) per acknowledged request, in microseconds, by process: the server,
+/// PostgreSQL's processes on this machine (none on SQLite, which runs inside the server), and the
+/// bench itself, whose load generator shares the machine with both.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuPerRequest {
+    pub server_us: f64,
+    pub database_us: Option<f64>,
+    pub load_generator_us: f64,
+}
+
+/// CPU time used so far, from /proc (Linux; in clock ticks of 1/100 s).
+#[derive(Clone, Copy)]
+struct CpuUsed {
+    server: u64,
+    database: Option<u64>,
+    load_generator: u64,
+}
+
+impl CpuUsed {
+    fn now(server: &Server) -> Option<CpuUsed> {
+        let database = server.database_is_postgres.then(postgres_ticks).flatten();
+        Some(CpuUsed {
+            server: process_ticks(&server.child.id().to_string())?,
+            database,
+            load_generator: process_ticks("self")?,
+        })
+    }
+
+    fn per_request(self, later: CpuUsed, requests: u64) -> Option<CpuPerRequest> {
+        let per = |before: u64, after: u64| (after.saturating_sub(before) * 10_000) as f64 / requests as f64;
+        (requests > 0).then(|| CpuPerRequest {
+            server_us: per(self.server, later.server),
+            database_us: self.database.zip(later.database).map(|(before, after)| per(before, after)),
+            load_generator_us: per(self.load_generator, later.load_generator),
+        })
+    }
+}
+
+/// A process's user and system time in clock ticks (`/proc/<pid>/stat`, fields 14 and 15).
+fn process_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the parenthesised name start at the third (the state).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The CPU time of every PostgreSQL process on this machine (the postmaster, the backends, the
+/// WAL writer and the rest), where the database runs here; its processes that ended meanwhile are
+/// not counted.
+fn postgres_ticks() -> Option<u64> {
+    let mut total = None;
+    for process in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = process.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|byte| byte.is_ascii_digit()) {
+            continue;
+        }
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|name| name.trim_end() == "postgres") {
+            *total.get_or_insert(0) += process_ticks(&pid).unwrap_or(0);
+        }
+    }
+    total
 }
 
 impl RunReport {
@@ -86,8 +156,15 @@ impl RunReport {
         // A run of one long request is a fraction of a request a second, not "0/s".
         let rate =
             if self.per_second < 100.0 { format!("{:.2}", self.per_second) } else { format!("{:.0}", self.per_second) };
+        let cpu = self.cpu.map_or_else(String::new, |cpu| {
+            let database = cpu.database_us.map_or_else(|| "-".into(), |us| format!("{us:.0}"));
+            format!(
+                "  CPU µs/request: server {:.0}, database {database}, load generator {:.0}",
+                cpu.server_us, cpu.load_generator_us
+            )
+        });
         println!(
-            "{:<38} {:>4} clients {:>9}/s  p50 {:>7.2} ms  p99 {:>7} ms  max {:>8} ms  errors {:>5}  vs baseline {}  server peak RSS {} MiB",
+            "{:<38} {:>4} clients {:>9}/s  p50 {:>7.2} ms  p99 {:>7} ms  max {:>8} ms  errors {:>5}  vs baseline {}  server peak RSS {} MiB{cpu}",
             self.name,
             self.clients,
             rate,
@@ -104,6 +181,8 @@ impl RunReport {
 /// The service under test, in its own process, so that its memory is its own.
 struct Server {
     child: std::process::Child,
+    /// Whether the database is PostgreSQL, whose processes' CPU the reports count where it runs here.
+    database_is_postgres: bool,
 }
 
 impl Server {
@@ -126,11 +205,12 @@ impl Server {
             .env("LEDGER_REQUEST_TIMEOUT_SECONDS", "3600")
             .spawn()
             .context("starting the server")?;
-        let server = Server { child };
+        let database_is_postgres = settings.database_url().starts_with("postgres");
+        let server = Server { child, database_is_postgres };
         let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
+        let client = loopback::Client::new(&base)?;
         for _ in 0..300 {
-            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|response| response.status().is_success()) {
+            if client.send(Method::GET, "/readyz", None, None).await.is_ok_and(|answer| answer.status.is_success()) {
                 return Ok((server, base));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -172,12 +252,13 @@ fn percentile(sorted_us: &[u64], fraction: f64) -> f64 {
 }
 
 /// Runs `request` in `clients` loops for `seconds`; each call returns whether it succeeded.
-async fn drive<F, Fut>(name: &str, clients: usize, seconds: u64, request: F) -> RunReport
+async fn drive<F, Fut>(server: &Server, name: &str, clients: usize, seconds: u64, request: F) -> RunReport
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu_before = CpuUsed::now(server);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for client in 0..clients {
@@ -211,6 +292,9 @@ where
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before
+        .zip(CpuUsed::now(server))
+        .and_then(|(before, after)| before.per_request(after, latencies.len() as u64));
     latencies.sort_unstable();
     RunReport {
         name: name.to_owned(),
@@ -222,31 +306,29 @@ where
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: Some(percentile(&latencies, 0.99)),
         max_ms: Some(latencies.last().map_or(0.0, |max| *max as f64 / 1000.0)),
+        cpu,
     }
 }
 
+/// The server under test, called as the bench's admin.
 struct Target {
-    base: String,
-    client: reqwest::Client,
+    http: Arc<loopback::Client>,
     admin_token: String,
 }
 
 impl Target {
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let response =
-            self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.admin_token).json(body).send().await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        anyhow::ensure!(status.is_success(), "{path}: {status} {body}");
-        Ok(body)
+        self.http.call(Method::POST, path, Some(&self.admin_token), Some(body)).await
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.admin_token).send().await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        anyhow::ensure!(status.is_success(), "{path}: {status} {body}");
-        Ok(body)
+        self.http.call(Method::GET, path, Some(&self.admin_token), None).await
+    }
+
+    /// Whether a request of a workload succeeded, by its status alone: the load generator reads
+    /// every answer to its end but parses none (each workload checks its totals afterwards).
+    async fn succeeds(&self, method: Method, path: &str, body: Option<&Value>) -> bool {
+        self.http.send(method, path, Some(&self.admin_token), body).await.is_ok_and(|answer| answer.status.is_success())
     }
 
     async fn balance(&self, account_id: i64) -> anyhow::Result<String> {
@@ -281,19 +363,12 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
         args.seconds,
         server.child.id()
     );
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "bench", "password": ADMIN_PASSWORD}))
-        .send()
-        .await?
-        .json()
+    let http = Arc::new(loopback::Client::new(&base)?);
+    let login = http
+        .call(Method::POST, "/api/v1/auth/login", None, Some(&json!({"username": "bench", "password": ADMIN_PASSWORD})))
         .await?;
-    let target = Target {
-        base,
-        client,
-        admin_token: login["access_token"].as_str().context("bench admin signs in")?.to_owned(),
-    };
+    let target =
+        Target { http, admin_token: login["access_token"].as_str().context("bench admin signs in")?.to_owned() };
     // A city with a budget, and riders each holding 1,000.00 points.
     let city = target.post("/api/v1/levels", &json!({"name": "Bench City", "kind": "city"})).await?["id"]
         .as_i64()
@@ -316,9 +391,9 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
     let target = Arc::new(target);
     let mut reports = Vec::new();
 
-    let base_1 = baseline(&seeder, 1, args.seconds).await?;
+    let base_1 = baseline(&server, &seeder, 1, args.seconds).await?;
     base_1.print(None, &server);
-    let base_8 = baseline(&seeder, 8, args.seconds).await?;
+    let base_8 = baseline(&server, &seeder, 8, args.seconds).await?;
     base_8.print(None, &server);
     let mut baseline_rate = base_1.per_second.max(base_8.per_second);
     reports.push(base_1);
@@ -338,28 +413,28 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
 
     if args.runs("w1") {
         for clients in &args.clients {
-            let report = w1(&target, &accounts, *clients, args.seconds).await?;
+            let report = w1(&server, &target, &accounts, *clients, args.seconds).await?;
             report.print(Some(baseline_rate), &server);
             reports.push(report);
         }
     }
     if args.runs("w2") {
-        let report = w2(&target, budget, &accounts, 8, args.seconds).await?;
+        let report = w2(&server, &target, budget, &accounts, 8, args.seconds).await?;
         report.print(Some(baseline_rate), &server);
         reports.push(report);
     }
     if args.runs("w3") {
-        let report = w3(&target, budget, &accounts, 32, args.seconds).await?;
+        let report = w3(&server, &target, budget, &accounts, 32, args.seconds).await?;
         report.print(Some(baseline_rate), &server);
         reports.push(report);
     }
     if args.runs("w4") {
-        reports.extend(w4(&seeder, &target, &server, city, args.journal_postings, args.seconds).await?);
+        reports.extend(w4(&seeder, &target, &server, city, args).await?);
     }
     if args.runs("w5") || args.runs("w6") {
         let partner = Arc::new(Partner::register(&target, city).await?);
         if args.runs("w5") {
-            let report = w5(&seeder, &partner, 8, args.seconds).await?;
+            let report = w5(&server, &seeder, &partner, 8, args.seconds).await?;
             report.print(Some(baseline_rate), &server);
             reports.push(report);
         }
@@ -379,19 +454,25 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<Vec<Ru
 }
 
 /// W1: single transfers between riders spread over every account.
-async fn w1(target: &Arc<Target>, accounts: &[i64], clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+async fn w1(
+    server: &Server,
+    target: &Arc<Target>,
+    accounts: &[i64],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<RunReport> {
     let entries_before = target.verify().await?["entries_checked"].as_u64().unwrap_or(0);
     let accounts = Arc::new(accounts.to_vec());
     let shared = target.clone();
     let name = format!("W1 single transfers ({} accounts)", accounts.len());
-    let report = drive(&name, clients, seconds, move |client, sequence| {
+    let report = drive(server, &name, clients, seconds, move |client, sequence| {
         let target = shared.clone();
         let accounts = accounts.clone();
         async move {
             let (from, to) = spread(accounts.len(), client, sequence);
             let body =
                 json!({"reason": "W1", "transfers": [{"from": accounts[from], "to": accounts[to], "amount": "0.01"}]});
-            target.post("/api/v1/entries", &body).await.is_ok()
+            target.succeeds(Method::POST, "/api/v1/entries", Some(&body)).await
         }
     })
     .await;
@@ -409,6 +490,7 @@ fn spread(count: usize, client: usize, sequence: u64) -> (usize, usize) {
 
 /// W2: awards in batches: one entry of 100 transfers from the budget to 100 riders per request.
 async fn w2(
+    server: &Server,
     target: &Arc<Target>,
     budget: i64,
     accounts: &[i64],
@@ -420,7 +502,7 @@ async fn w2(
     let budget_before = parse_points(&target.balance(budget).await?);
     let accounts = Arc::new(accounts.to_vec());
     let shared = target.clone();
-    let report = drive("W2 awards, 100 transfers per request", clients, seconds, move |client, sequence| {
+    let report = drive(server, "W2 awards, 100 transfers per request", clients, seconds, move |client, sequence| {
         let target = shared.clone();
         let accounts = accounts.clone();
         async move {
@@ -430,7 +512,8 @@ async fn w2(
                     json!({"from": budget, "to": accounts[(start + offset) % accounts.len()], "amount": "0.01"})
                 })
                 .collect();
-            target.post("/api/v1/entries", &json!({"reason": "W2", "transfers": transfers})).await.is_ok()
+            let body = json!({"reason": "W2", "transfers": transfers});
+            target.succeeds(Method::POST, "/api/v1/entries", Some(&body)).await
         }
     })
     .await;
@@ -446,6 +529,7 @@ async fn w2(
 
 /// W3: ten hot riders and one budget that every award debits.
 async fn w3(
+    server: &Server,
     target: &Arc<Target>,
     budget: i64,
     accounts: &[i64],
@@ -455,13 +539,13 @@ async fn w3(
     let hot: Arc<Vec<i64>> = Arc::new(accounts[..10.min(accounts.len())].to_vec());
     let budget_before = parse_points(&target.balance(budget).await?);
     let shared = target.clone();
-    let report = drive("W3 hot budget + 10 hot riders", clients, seconds, move |client, sequence| {
+    let report = drive(server, "W3 hot budget + 10 hot riders", clients, seconds, move |client, sequence| {
         let target = shared.clone();
         let hot = hot.clone();
         async move {
             let to = hot[(client + sequence as usize) % hot.len()];
             let body = json!({"reason": "W3", "transfers": [{"from": budget, "to": to, "amount": "0.01"}]});
-            target.post("/api/v1/entries", &body).await.is_ok()
+            target.succeeds(Method::POST, "/api/v1/entries", Some(&body)).await
         }
     })
     .await;
@@ -487,9 +571,9 @@ async fn w4(
     target: &Arc<Target>,
     server: &Server,
     city: i64,
-    postings: u64,
-    seconds: u64,
+    args: &BenchArgs,
 ) -> anyhow::Result<Vec<RunReport>> {
+    let (postings, seconds) = (args.journal_postings, args.seconds);
     let seeding = Instant::now();
     let accounts = {
         let Begun::Fresh(work) = seeder.store.begin(None, Some("bench:w4".into()), None).await? else {
@@ -536,25 +620,27 @@ async fn w4(
     let accounts = Arc::new(accounts);
     let mut reports = Vec::new();
     for (name, statement) in [("W4 balance reads", false), ("W4 statement reads (20 lines)", true)] {
-        let shared = target.clone();
-        let accounts = accounts.clone();
-        let report = drive(name, 32, seconds, move |client, sequence| {
-            let target = shared.clone();
+        for clients in &args.read_clients {
+            let shared = target.clone();
             let accounts = accounts.clone();
-            async move {
-                let (account, _) = spread(accounts.len(), client, sequence);
-                let path = if statement {
-                    format!("/api/v1/accounts/{}/statement?limit=20", accounts[account])
-                } else {
-                    format!("/api/v1/accounts/{}", accounts[account])
-                };
-                target.get(&path).await.is_ok()
-            }
-        })
-        .await;
-        // Printed at once: the verify of the whole journal below takes a while.
-        report.print(None, server);
-        reports.push(report);
+            let report = drive(server, name, *clients, seconds, move |client, sequence| {
+                let target = shared.clone();
+                let accounts = accounts.clone();
+                async move {
+                    let (account, _) = spread(accounts.len(), client, sequence);
+                    let path = if statement {
+                        format!("/api/v1/accounts/{}/statement?limit=20", accounts[account])
+                    } else {
+                        format!("/api/v1/accounts/{}", accounts[account])
+                    };
+                    target.succeeds(Method::GET, &path, None).await
+                }
+            })
+            .await;
+            // Printed at once: the verify of the whole journal below takes a while.
+            report.print(None, server);
+            reports.push(report);
+        }
     }
     let verifying = Instant::now();
     let verified = target.verify().await?;
@@ -578,8 +664,7 @@ fn draft(transfers: &[Transfer]) -> EntryDraft {
 
 /// A battery-swap partner serving the bench city, signed in.
 struct Partner {
-    base: String,
-    client: reqwest::Client,
+    http: Arc<loopback::Client>,
     token: String,
 }
 
@@ -588,38 +673,23 @@ impl Partner {
         let created = target
             .post("/api/v1/partners", &json!({"name": "Bench Swap", "kind": "battery_swap", "level_ids": [city]}))
             .await?;
-        let token: Value = target
-            .client
-            .post(format!("{}/api/v1/auth/token", target.base))
-            .json(&json!({
-                "grant_type": "client_credentials",
-                "client_id": created["partner"]["client_id"],
-                "client_secret": created["client_secret"],
-            }))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let credentials = json!({
+            "grant_type": "client_credentials",
+            "client_id": created["partner"]["client_id"],
+            "client_secret": created["client_secret"],
+        });
+        let token = target.http.call(Method::POST, "/api/v1/auth/token", None, Some(&credentials)).await?;
         Ok(Partner {
-            base: target.base.clone(),
-            client: target.client.clone(),
+            http: target.http.clone(),
             token: token["access_token"].as_str().context("a partner token")?.to_owned(),
         })
     }
 
     /// Sends a batch; the number of events accepted.
     async fn send(&self, events: &[Value]) -> anyhow::Result<u64> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/signals", self.base))
-            .bearer_auth(&self.token)
-            .json(&json!({ "events": events }))
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        anyhow::ensure!(status.is_success(), "signals: {status} {body}");
-        Ok(body["accepted"].as_u64().unwrap_or(0))
+        let body = json!({ "events": events });
+        let answer = self.http.call(Method::POST, "/api/v1/signals", Some(&self.token), Some(&body)).await?;
+        Ok(answer["accepted"].as_u64().unwrap_or(0))
     }
 }
 
@@ -634,11 +704,17 @@ fn swap(event_id: String, subject: u64, at: chrono::DateTime<chrono::Utc>) -> Va
 }
 
 /// W5: partner signal batches of 1,000 events.
-async fn w5(seeder: &Seeder, partner: &Arc<Partner>, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+async fn w5(
+    server: &Server,
+    seeder: &Seeder,
+    partner: &Arc<Partner>,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<RunReport> {
     const PER_BATCH: u64 = 1_000;
     let stored_before = signal_events(seeder).await?;
     let shared = partner.clone();
-    let report = drive("W5 partner signals, 1,000 per batch", clients, seconds, move |client, sequence| {
+    let report = drive(server, "W5 partner signals, 1,000 per batch", clients, seconds, move |client, sequence| {
         let partner = shared.clone();
         async move {
             let now = chrono::Utc::now();
@@ -762,6 +838,7 @@ fn timed(name: &str, started: Instant, clients: usize) -> RunReport {
         p50_ms: ms,
         p99_ms: Some(ms),
         max_ms: Some(ms),
+        cpu: None,
     }
 }
 
@@ -798,10 +875,10 @@ async fn seed_riders(seeder: &Seeder, level_id: i64, count: usize) -> anyhow::Re
 }
 
 /// Single-row durable inserts, each its own transaction: the disk's commit rate on this database.
-async fn baseline(seeder: &Seeder, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
+async fn baseline(server: &Server, seeder: &Seeder, clients: usize, seconds: u64) -> anyhow::Result<RunReport> {
     baseline::create(seeder.store.reader()).await?;
     let store = seeder.store.clone();
-    let report = drive("baseline: 1-row durable insert", clients, seconds, move |client, sequence| {
+    let report = drive(server, "baseline: 1-row durable insert", clients, seconds, move |client, sequence| {
         let store = store.clone();
         async move { baseline::insert(&store, client as i64, sequence as i64).await.is_ok() }
     })
@@ -865,6 +942,7 @@ async fn pgbench(store: &Store, database_url: &str, clients: usize, seconds: u64
         p50_ms: latency_ms,
         p99_ms: None,
         max_ms: None,
+        cpu: None,
     })
 }
 

@@ -16,6 +16,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+use crate::loopback::{self, Method};
+
 /// The admin's password when none is configured.
 pub const ADMIN_PASSWORD: &str = "demo-admin-password";
 pub const ORGANIZER_PASSWORD: &str = "demo-organizer-password";
@@ -24,46 +26,31 @@ pub const RIDER_PASSWORD: &str = "demo-rider-password";
 const RIDERS: usize = 300;
 
 struct Client {
-    base: String,
-    http: reqwest::Client,
+    http: Arc<loopback::Client>,
     token: String,
 }
 
 impl Client {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await?;
-        let status = answer.status();
-        let body: Value = answer.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{path}: {status} {body}");
-        }
-        Ok(body)
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        self.http.call(method, path, Some(&self.token), body.as_ref()).await
     }
 
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::POST, path, Some(body)).await
+        self.call(Method::POST, path, Some(body)).await
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::GET, path, None).await
+        self.call(Method::GET, path, None).await
     }
 
     fn as_user(&self, token: String) -> Client {
-        Client { base: self.base.clone(), http: self.http.clone(), token }
+        Client { http: self.http.clone(), token }
     }
 }
 
-async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &str) -> anyhow::Result<String> {
-    let answer: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await?
-        .json()
+async fn sign_in(http: &loopback::Client, username: &str, password: &str) -> anyhow::Result<String> {
+    let answer = http
+        .call(Method::POST, "/api/v1/auth/login", None, Some(&json!({"username": username, "password": password})))
         .await?;
     Ok(answer["access_token"].as_str().with_context(|| format!("{username} signs in: {answer}"))?.to_owned())
 }
@@ -89,11 +76,11 @@ const TREE: [(&str, [Street; 2]); 3] = [
 
 /// Seeds the demo city through the API at `base`, signed in as the admin.
 pub async fn seed(base: &str, admin_username: &str, admin_password: &str) -> anyhow::Result<Summary> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(16).build()?;
-    let token = sign_in(&http, base, admin_username, admin_password).await.context(
+    let http = Arc::new(loopback::Client::new(base)?);
+    let token = sign_in(&http, admin_username, admin_password).await.context(
         "refusing to seed the demo: the admin cannot sign in with the demo password, so this database is not new",
     )?;
-    let admin = Client { base: base.to_owned(), http: http.clone(), token };
+    let admin = Client { http: http.clone(), token };
     let existing = admin.get("/api/v1/levels").await?;
     if existing["levels"].as_array().is_some_and(|levels| !levels.is_empty()) {
         bail!("refusing to seed the demo: this database already holds levels (use an empty database)");
@@ -107,7 +94,7 @@ pub async fn seed(base: &str, admin_username: &str, admin_password: &str) -> any
     // The tree and its budgets.
     let city = id(&admin.post("/api/v1/levels", json!({"name": "江门市", "kind": "city"})).await?)?;
     // Jiangmen's people read Chinese unless their client asks for English.
-    admin.call(reqwest::Method::PATCH, &format!("/api/v1/levels/{city}"), Some(json!({"language": "zh-CN"}))).await?;
+    admin.call(Method::PATCH, &format!("/api/v1/levels/{city}"), Some(json!({"language": "zh-CN"}))).await?;
     admin
         .post(
             &format!("/api/v1/levels/{city}/budget/fund"),
@@ -151,7 +138,7 @@ pub async fn seed(base: &str, admin_username: &str, admin_password: &str) -> any
                        "role": "organizer", "level_id": district}),
             )
             .await?;
-        organizers.push(admin.as_user(sign_in(&http, base, &username, ORGANIZER_PASSWORD).await?));
+        organizers.push(admin.as_user(sign_in(&http, &username, ORGANIZER_PASSWORD).await?));
         lines.push(format!("organizer ({name}) {username} / {ORGANIZER_PASSWORD}"));
     }
     admin
@@ -242,14 +229,9 @@ pub async fn seed(base: &str, admin_username: &str, admin_password: &str) -> any
     let partner = admin
         .post("/api/v1/partners", json!({"name": "铁塔换电", "kind": "battery_swap", "level_ids": [city]}))
         .await?;
-    let token: Value = http
-        .post(format!("{base}/api/v1/auth/token"))
-        .json(&json!({"grant_type": "client_credentials", "client_id": partner["partner"]["client_id"],
-                      "client_secret": partner["client_secret"]}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let credentials = json!({"grant_type": "client_credentials", "client_id": partner["partner"]["client_id"],
+                             "client_secret": partner["client_secret"]});
+    let token = http.call(Method::POST, "/api/v1/auth/token", None, Some(&credentials)).await?;
     let swap_partner = admin.as_user(token["access_token"].as_str().context("a partner token")?.to_owned());
     let mut events = Vec::new();
     let subjects: Vec<(String, &str, u32)> = (0..80)
@@ -312,7 +294,7 @@ pub async fn seed(base: &str, admin_username: &str, admin_password: &str) -> any
     let mut pledged = 0;
     // The emergency squad, who earned the most, pledge.
     for (index, _) in local.iter().take(20) {
-        let rider = admin.as_user(sign_in(&http, base, &rider_phone(*index), RIDER_PASSWORD).await?);
+        let rider = admin.as_user(sign_in(&http, &rider_phone(*index), RIDER_PASSWORD).await?);
         rider.post(&format!("/api/v1/pools/{pool_id}/pledges"), json!({"amount": "10.00"})).await?;
         pledged += 1;
     }

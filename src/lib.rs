@@ -12,5 +12,6 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod loopback;
 pub mod store;
 pub mod telemetry;
