@@ -11,7 +11,7 @@ use super::AppState;
 use super::csv::{self, Csv};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Allowed, AnyPerson, Caller, Json, Path, Query, RiderOnly};
-use super::views::{AccountView, StatementQuery, StatementView, time_window};
+use super::views::{AccountView, StatementQuery, StatementView};
 use crate::domain::people::{Role, within};
 use crate::domain::points::Points;
 use crate::store::ledger::{self, AccountRecord};
@@ -54,10 +54,20 @@ impl AppState {
     }
 }
 
-async fn statement_of(state: &AppState, account: AccountRecord, query: StatementQuery) -> ApiResult<StatementView> {
-    let limit = query.limit()?;
-    time_window(query.from, query.to)?;
-    let page = ledger::statement(state.store.reader(), account.id, limit, query.cursor, query.from, query.to).await?;
+/// A page of an account's statement, if the caller may read the account. The account and the page
+/// come in one query; the page is thrown away unread when the caller may not see it.
+async fn statement_of<R: Allowed>(
+    state: &AppState,
+    caller: &Caller<R>,
+    account_id: i64,
+    query: StatementQuery,
+) -> ApiResult<StatementView> {
+    let window = query.window()?;
+    let read = ledger::statement(state.store.reader(), account_id, state.store.now(), &window).await;
+    let (account, page) = super::found(caller, read)?;
+    if !state.may_read_account(caller, &account).await? {
+        return Err(ApiError::forbidden());
+    }
     Ok(StatementView {
         account_id: account.id,
         balance: account.balances.posted(),
@@ -121,8 +131,7 @@ pub async fn statement(
     Path(account_id): Path<i64>,
     Query(query): Query<StatementQuery>,
 ) -> ApiResult<Response> {
-    let account = state.readable_account(&caller, account_id).await?;
-    Ok(statement_answer(&headers, statement_of(&state, account, query).await?))
+    Ok(statement_answer(&headers, statement_of(&state, &caller, account_id, query).await?))
 }
 
 /// The statement as JSON, or as CSV (`Accept: text/csv`) for a spreadsheet.
@@ -170,6 +179,5 @@ pub async fn my_statement(
 ) -> ApiResult<Response> {
     let user = users::find(state.store.reader(), caller.user_id).await?;
     let account_id = user.account_id.ok_or(ApiError::NotFound("you have no points account".into()))?;
-    let account = ledger::account(state.store.reader(), account_id, state.store.now()).await?;
-    Ok(statement_answer(&headers, statement_of(&state, account, query).await?))
+    Ok(statement_answer(&headers, statement_of(&state, &caller, account_id, query).await?))
 }

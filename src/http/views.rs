@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::domain::ledger::{AccountKind, EntryKind, HoldStatus};
 use crate::domain::people::{Language, LevelKind, Role, mask_phone};
 use crate::domain::points::Points;
-use crate::store::ledger::{AccountRecord, EntryRecord, HoldRecord, Reference, StatementLine};
+use crate::store::ledger::{AccountRecord, EntryRecord, HoldRecord, Reference, StatementLine, StatementWindow};
 use crate::store::levels::LevelRecord;
 use crate::store::users::UserRecord;
 
@@ -326,8 +326,11 @@ pub struct StatementQuery {
 }
 
 impl StatementQuery {
-    pub fn limit(&self) -> Result<u64, crate::domain::Invalid> {
-        page_limit(self.limit)
+    /// The lines asked for, checked: a page limit and a time window that ends after it starts.
+    pub fn window(&self) -> Result<StatementWindow, crate::domain::Invalid> {
+        let limit = page_limit(self.limit)?;
+        time_window(self.from, self.to)?;
+        Ok(StatementWindow { limit, cursor: self.cursor, from: self.from, to: self.to })
     }
 }
 

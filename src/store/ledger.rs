@@ -237,20 +237,31 @@ pub async fn account(
         }
     }
     record.expiring.sort_by_key(|lot| lot.expires_at);
-    // A hold past its expiry reads as released at once; only an account with something pending has one.
+    release_due_holds(connection, &mut record, now).await?;
+    Ok(record)
+}
+
+/// A hold past its expiry reads as released at once; only an account with something pending has one.
+async fn release_due_holds(
+    connection: &impl ConnectionTrait,
+    record: &mut AccountRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let has_pending = record.balances.debits_pending != Points::ZERO || record.balances.credits_pending != Points::ZERO;
-    let due = if has_pending { due_holds(connection, &[account_id], now).await? } else { Vec::new() };
-    for due_hold in due {
+    if !has_pending {
+        return Ok(());
+    }
+    for due_hold in due_holds(connection, &[record.id], now).await? {
         let amount = Points::from_minor(due_hold.amount);
-        if due_hold.from_account_id == account_id {
+        if due_hold.from_account_id == record.id {
             record.balances.debits_pending = record.balances.debits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
         }
-        if due_hold.to_account_id == account_id {
+        if due_hold.to_account_id == record.id {
             record.balances.credits_pending =
                 record.balances.credits_pending.checked_sub(amount).unwrap_or(Points::ZERO);
         }
     }
-    Ok(record)
+    Ok(())
 }
 
 /// The account of a rider, of a level's budget, or of a city's issuance, redemption or breakage.
@@ -1003,56 +1014,77 @@ pub async fn expire_due_holds(work: &UnitOfWork) -> StoreResult<u64> {
     Ok(expired)
 }
 
-/// An account's lines, newest first, `limit` at a time after `cursor` (a posting id).
+/// Which of an account's lines a statement shows: `limit` at a time, newest first, older than
+/// `cursor` (a posting id), within `from`..`to`.
+#[derive(Clone, Debug, Default)]
+pub struct StatementWindow {
+    pub limit: u64,
+    pub cursor: Option<i64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// An account as it stands (without its expiring lots) and a page of its lines, read in one query:
+/// a statement is one round trip, and its balance and lines are of one instant.
 pub async fn statement(
     connection: &impl ConnectionTrait,
     account_id: AccountId,
-    limit: u64,
-    cursor: Option<i64>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> StoreResult<Page<StatementLine>> {
-    // One statement: the page of postings joined with their entries (by primary key).
+    now: DateTime<Utc>,
+    window: &StatementWindow,
+) -> StoreResult<(AccountRecord, Page<StatementLine>)> {
+    // The account joined with the page of its postings, each joined with its entry (by primary
+    // key). The page's columns are named apart from the account's.
     let mut bound = Bound::new(connection.get_database_backend());
-    let mut sql = format!(
-        "SELECT p.id, p.entry_id, p.created_at, p.amount, p.balance_after, e.kind, e.reason, e.reference_type, \
-         e.reference_id FROM postings p JOIN journal_entries e ON e.id = p.entry_id WHERE p.account_id = {}",
+    let mut page = format!(
+        "SELECT p.id AS line_id, p.entry_id AS line_entry_id, p.created_at AS line_created_at, \
+         p.amount AS line_amount, p.balance_after AS line_balance_after, e.kind AS line_kind, \
+         e.reason AS line_reason, e.reference_type AS line_reference_type, e.reference_id AS line_reference_id \
+         FROM postings p JOIN journal_entries e ON e.id = p.entry_id WHERE p.account_id = {}",
         bound.value(account_id)
     );
-    if let Some(cursor) = cursor {
-        sql += &format!(" AND p.id < {}", bound.value(cursor));
+    if let Some(cursor) = window.cursor {
+        page += &format!(" AND p.id < {}", bound.value(cursor));
     }
-    if let Some(from) = from {
-        sql += &format!(" AND p.created_at >= {}", bound.value(from));
+    if let Some(from) = window.from {
+        page += &format!(" AND p.created_at >= {}", bound.value(from));
     }
-    if let Some(to) = to {
-        sql += &format!(" AND p.created_at < {}", bound.value(to));
+    if let Some(to) = window.to {
+        page += &format!(" AND p.created_at < {}", bound.value(to));
     }
     // The limit is written out, not bound: with `LIMIT $n` PostgreSQL's generic plan expects a
     // tenth of the account's postings, costs more than a plan made for each page, and so plans
     // every page anew. A page's limit is one of a few numbers (a checked integer), each its own
     // prepared statement.
-    sql += &format!(" ORDER BY p.id DESC LIMIT {}", limit + 1);
+    page += &format!(" ORDER BY p.id DESC LIMIT {}", window.limit + 1);
+    let sql = format!(
+        "SELECT a.*, s.* FROM accounts a LEFT JOIN ({page}) s ON true WHERE a.id = {}",
+        bound.value(account_id)
+    );
     let rows = connection.query_all_raw(bound.statement(&sql)).await?;
-    let lines = rows
-        .iter()
-        .map(|row| {
-            Ok(StatementLine {
-                posting_id: row.try_get("", "id")?,
-                entry_id: row.try_get("", "entry_id")?,
-                created_at: row.try_get("", "created_at")?,
-                kind: EntryKind::parse(&row.try_get::<String>("", "kind")?).unwrap_or(EntryKind::Adjustment),
-                reason: row.try_get("", "reason")?,
-                reference: Reference {
-                    reference_type: row.try_get("", "reference_type")?,
-                    reference_id: row.try_get("", "reference_id")?,
-                },
-                amount: Points::from_minor(row.try_get("", "amount")?),
-                balance_after: Points::from_minor(row.try_get("", "balance_after")?),
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    Ok(Page::from_rows(lines, limit, |line: &StatementLine| line.posting_id))
+    let first = rows.first().ok_or(StoreError::NotFound("account"))?;
+    let mut record = account_record(account::Model::from_query_result(first, "")?);
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // An account without a line in the window comes back as one row with no line.
+        let Some(posting_id) = row.try_get::<Option<i64>>("", "line_id")? else { continue };
+        lines.push(StatementLine {
+            posting_id,
+            entry_id: row.try_get("", "line_entry_id")?,
+            created_at: row.try_get("", "line_created_at")?,
+            kind: EntryKind::parse(&row.try_get::<String>("", "line_kind")?).unwrap_or(EntryKind::Adjustment),
+            reason: row.try_get("", "line_reason")?,
+            reference: Reference {
+                reference_type: row.try_get("", "line_reference_type")?,
+                reference_id: row.try_get("", "line_reference_id")?,
+            },
+            amount: Points::from_minor(row.try_get("", "line_amount")?),
+            balance_after: Points::from_minor(row.try_get("", "line_balance_after")?),
+        });
+    }
+    // The join keeps the page's rows but not, by any rule of SQL, their order.
+    lines.sort_unstable_by_key(|line: &StatementLine| std::cmp::Reverse(line.posting_id));
+    release_due_holds(connection, &mut record, now).await?;
+    Ok((record, Page::from_rows(lines, window.limit, |line: &StatementLine| line.posting_id)))
 }
 
 /// The posted balance at an instant: the running balance of the last posting at or before it.

@@ -227,6 +227,17 @@ async fn balances_at_past_instants_and_statement_pages() {
     let amounts: Vec<&str> =
         windowed["lines"].as_array().unwrap().iter().map(|line| line["amount"].as_str().unwrap()).collect();
     assert_eq!(amounts, ["3.00", "2.00"]);
+    // Each page, however windowed, carries the balance as it stands now.
+    assert_eq!(windowed["balance"], "15.00");
+    let after_all = format!(
+        "/api/v1/accounts/{account}/statement?from={}",
+        urlencode(&(times[4] + chrono::TimeDelta::seconds(1)).to_rfc3339())
+    );
+    let empty = app.get(&after_all, &rider.token).await.ok(200).clone();
+    assert_eq!(empty["lines"].as_array().map(Vec::len), Some(0));
+    assert_eq!((empty["balance"].as_str(), empty["available"].as_str()), (Some("15.00"), Some("15.00")));
+    assert!(empty["next_cursor"].is_null());
+    app.get("/api/v1/accounts/9999999/statement", &app.admin_token).await.problem(404, "not-found");
 }
 
 fn urlencode(text: &str) -> String {
