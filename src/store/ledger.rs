@@ -1016,7 +1016,7 @@ pub async fn expire_due_holds(work: &UnitOfWork) -> StoreResult<u64> {
 
 /// Which of an account's lines a statement shows: `limit` at a time, newest first, older than
 /// `cursor` (a posting id), within `from`..`to`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct StatementWindow {
     pub limit: u64,
     pub cursor: Option<i64>,
