@@ -185,21 +185,6 @@ struct Server {
     postgres_here: bool,
 }
 
-/// Whether `database_url` names a PostgreSQL on this machine (loopback or a Unix socket).
-fn postgres_here(database_url: &str) -> bool {
-    let Some(rest) = database_url.strip_prefix("postgres://").or_else(|| database_url.strip_prefix("postgresql://"))
-    else {
-        return false;
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    host.is_empty()
-        || host.starts_with("127.")
-        || host.starts_with("localhost")
-        || host.starts_with("[::1]")
-        || host.starts_with("%2F")
-}
-
 impl Server {
     /// Starts `union-ledger serve` on a free port and waits until it is ready.
     async fn start(settings: &Settings) -> anyhow::Result<(Server, String)> {
@@ -220,7 +205,7 @@ impl Server {
             .env("LEDGER_REQUEST_TIMEOUT_SECONDS", "3600")
             .spawn()
             .context("starting the server")?;
-        let server = Server { child, postgres_here: postgres_here(&settings.database_url()) };
+        let server = Server { child, postgres_here: crate::store::postgres_on_this_machine(&settings.database_url()) };
         let base = format!("http://127.0.0.1:{port}");
         let client = loopback::Client::new(&base)?;
         for _ in 0..300 {
@@ -968,18 +953,4 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let path = std::env::temp_dir().join(format!("union-ledger-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&path)?;
     Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::postgres_here;
-
-    #[test]
-    fn postgres_counts_where_it_runs_on_this_machine() {
-        assert!(postgres_here("postgres://postgres@127.0.0.1:5432/bench"));
-        assert!(postgres_here("postgresql://localhost/bench?sslmode=disable"));
-        assert!(postgres_here("postgres://postgres@%2Fvar%2Frun%2Fpostgresql/bench"));
-        assert!(!postgres_here("postgres://ledger:secret@db.example.com:5432/ledger"));
-        assert!(!postgres_here("sqlite:///tmp/ledger.db"));
-    }
 }

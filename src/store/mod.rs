@@ -302,11 +302,16 @@ fn stored_answer(found: &idempotency_key::Model, key: &IdempotencyKey) -> StoreR
 /// Whether a PostgreSQL URL is spoken to without TLS though it does not say so: the server is on
 /// this machine, and neither the URL (`sslmode=`) nor the environment (`PGSSLMODE`) chooses.
 pub fn plain_by_default(database_url: &str) -> bool {
+    !tls_chosen(database_url) && postgres_on_this_machine(database_url)
+}
+
+/// Whether the URL names a PostgreSQL server on this machine (loopback or a Unix socket).
+pub fn postgres_on_this_machine(database_url: &str) -> bool {
     use std::str::FromStr;
-    let host = sea_orm::sqlx::postgres::PgConnectOptions::from_str(database_url)
-        .map(|options| options.get_host().to_owned())
-        .unwrap_or_default();
-    !tls_chosen(database_url) && on_this_machine(&host)
+    let postgres = ["postgres://", "postgresql://"].iter().any(|scheme| database_url.starts_with(scheme));
+    postgres
+        && sea_orm::sqlx::postgres::PgConnectOptions::from_str(database_url)
+            .is_ok_and(|options| on_this_machine(options.get_host()))
 }
 
 /// Whether the URL (`sslmode=`) or the environment (`PGSSLMODE`) says how to use TLS.
@@ -446,5 +451,13 @@ mod tests {
         assert!(plain_by_default("postgres://u@127.0.0.1:5432/ledger"));
         assert!(!plain_by_default("postgres://u@127.0.0.1:5432/ledger?sslmode=require"));
         assert!(!plain_by_default("postgres://u@db.example:5432/ledger"));
+    }
+
+    #[test]
+    fn a_postgres_url_names_this_machine_or_another() {
+        assert!(postgres_on_this_machine("postgresql://localhost/bench?sslmode=disable"));
+        assert!(postgres_on_this_machine("postgres://postgres@%2Fvar%2Frun%2Fpostgresql/bench"));
+        assert!(!postgres_on_this_machine("postgres://ledger:secret@db.example.com:5432/ledger"));
+        assert!(!postgres_on_this_machine("sqlite:///tmp/ledger.db"));
     }
 }
